@@ -1,0 +1,50 @@
+import { ValidationPipe, VersioningType } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+
+import { AppModule } from 'src/app.module';
+import type { AppConfig } from 'src/config/app-config';
+import { setupOpenApi } from 'src/platform/http/openapi';
+import { requestIdFor } from 'src/platform/http/request-id';
+import { registerResponseHeaders } from 'src/platform/http/security-headers';
+import { packageVersion } from 'src/platform/version';
+
+/** Builds the whole HTTP application; `main.ts` listens with it, and so do the e2e tests. */
+export async function createApp(
+  config: AppConfig,
+  databaseUrl: string,
+  extraImports: Parameters<typeof AppModule.register>[2] = [],
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.http.bodyLimitBytes,
+    // Fastify accepts a hop count at runtime; its type omits it.
+    trustProxy: config.http.trustProxy as boolean | string[],
+    // While shutting down: new requests get 503, idle keep-alive sockets close, in-flight requests finish.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    logger: false,
+    genReqId: requestIdFor,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, databaseUrl, extraImports), adapter, {
+    bufferLogs: true,
+    // Fastify's own JSON parser: it enforces the body limit and raises precise errors (400, 413, 415).
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+
+  const fastify = app.getHttpAdapter().getInstance();
+  registerResponseHeaders(fastify);
+  // JSON is the only request body the API takes; anything else is a 415 problem, not a silent string.
+  fastify.removeContentTypeParser(['text/plain']);
+
+  app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  if (config.http.corsOrigins.length > 0) {
+    app.enableCors({ origin: [...config.http.corsOrigins], credentials: config.http.corsCredentials });
+  }
+  setupOpenApi(app, packageVersion());
+  await app.init();
+  return app;
+}

@@ -1,0 +1,321 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+
+/**
+ * The one typed configuration of Tessera. `loadConfig()` is the only reader of `process.env` in the
+ * code base: everything else receives an `AppConfig` through dependency injection (`APP_CONFIG`).
+ */
+export interface AppConfig {
+  readonly env: 'development' | 'test' | 'production';
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    readonly trustProxy: boolean | number | string[];
+    readonly corsOrigins: readonly string[];
+    readonly corsCredentials: boolean;
+    readonly shutdownTimeoutMs: number;
+  };
+  readonly database: {
+    /** Absent: start the embedded PostgreSQL under `embedded.dir`. */
+    readonly url: string | undefined;
+    readonly poolSize: number;
+    readonly statementTimeoutMs: number;
+    readonly connectTimeoutMs: number;
+    readonly migrateOnBoot: boolean;
+    readonly embedded: { readonly dir: string; readonly port: number };
+  };
+  readonly secrets: {
+    /** HMAC key for access tokens. */
+    readonly jwt: Buffer;
+    /** Key encryption key for secrets stored in the database (TOTP secrets, software signing keys). */
+    readonly encryption: Buffer;
+    /** Key for keyed hashes of bearer secrets (API keys, refresh tokens, license keys). */
+    readonly hashing: Buffer;
+  };
+  readonly dataDir: string;
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly telemetry: { readonly otlpEndpoint: string | undefined; readonly serviceName: string };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const SECRET_MIN_BYTES = 32;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Reads and validates the environment; collects every problem before failing, so one boot shows them all. */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+
+  const nodeEnv = read.oneOf('NODE_ENV', ['development', 'test', 'production'] as const, 'development');
+  const dataDir = resolve(cwd, read.string('DATA_DIR', 'data'));
+
+  const corsOrigins = read.list('CORS_ORIGINS');
+  const corsCredentials = read.bool('CORS_CREDENTIALS', false);
+  for (const origin of corsOrigins) {
+    if (origin === '*' && corsCredentials) {
+      problems.push('CORS_ORIGINS: a wildcard origin cannot be combined with CORS_CREDENTIALS=true');
+    } else if (origin !== '*' && !isOrigin(origin)) {
+      problems.push(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
+    }
+  }
+
+  const databaseUrl = read.optional('DATABASE_URL');
+  if (databaseUrl !== undefined && !isPostgresUrl(databaseUrl)) {
+    problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL with a host');
+  }
+
+  const otlpEndpoint = read.optional('OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (otlpEndpoint !== undefined && !isHttpUrl(otlpEndpoint)) {
+    problems.push('OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL');
+  }
+
+  const host = read.string('HOST', '127.0.0.1');
+  if (host !== 'localhost' && isIP(host) === 0) {
+    problems.push(`HOST: "${host}" is not an IP address or "localhost"`);
+  }
+
+  const config: AppConfig = {
+    env: nodeEnv,
+    http: {
+      host,
+      port: read.int('PORT', 3000, 0, 65535),
+      bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
+      trustProxy: read.trustProxy('TRUST_PROXY'),
+      corsOrigins,
+      corsCredentials,
+      shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 300_000),
+    },
+    database: {
+      url: databaseUrl,
+      poolSize: read.int('DATABASE_POOL_SIZE', 10, 1, 500),
+      statementTimeoutMs: read.int('DATABASE_STATEMENT_TIMEOUT_MS', 15_000, 0, 3_600_000),
+      connectTimeoutMs: read.int('DATABASE_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),
+      migrateOnBoot: read.bool('DATABASE_MIGRATE_ON_BOOT', true),
+      embedded: {
+        dir: resolve(cwd, read.string('EMBEDDED_PG_DIR', join(dataDir, 'postgres'))),
+        port: read.int('EMBEDDED_PG_PORT', 54329, 1, 65535),
+      },
+    },
+    secrets: {
+      jwt: read.secret('JWT_SECRET'),
+      encryption: read.secret('ENCRYPTION_KEY'),
+      hashing: read.secret('HASHING_KEY'),
+    },
+    dataDir,
+    log: { level: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info') },
+    telemetry: {
+      otlpEndpoint,
+      serviceName: read.string('OTEL_SERVICE_NAME', 'tessera'),
+    },
+  };
+
+  const missingSecrets = read.missingSecrets;
+  if (missingSecrets.length > 0) {
+    if (nodeEnv === 'production') {
+      for (const name of missingSecrets) {
+        problems.push(`${name}: required in production (at least ${SECRET_MIN_BYTES} bytes, or ${name}_FILE)`);
+      }
+    } else if (problems.length === 0) {
+      // Outside production a fresh checkout must start with no configuration: generate the missing
+      // secrets once and keep them beside the embedded database, readable by this user only.
+      const generated = developmentSecrets(dataDir);
+      Object.assign(config.secrets, pick(generated, missingSecrets));
+    }
+  }
+
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return deepFreeze(config);
+}
+
+const SECRET_KEYS = { JWT_SECRET: 'jwt', ENCRYPTION_KEY: 'encryption', HASHING_KEY: 'hashing' } as const;
+
+function pick(generated: Record<string, string>, names: readonly string[]): Partial<AppConfig['secrets']> {
+  const out: Record<string, Buffer> = {};
+  for (const name of names) {
+    const key = SECRET_KEYS[name as keyof typeof SECRET_KEYS];
+    out[key] = Buffer.from(generated[name], 'base64');
+  }
+  return out;
+}
+
+function developmentSecrets(dataDir: string): Record<string, string> {
+  const file = join(dataDir, 'development-secrets.json');
+  const stored = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>)
+    : {};
+  const missing = Object.keys(SECRET_KEYS).filter((name) => stored[name] === undefined);
+  if (missing.length === 0) {
+    return stored;
+  }
+  for (const name of missing) {
+    stored[name] = randomBytes(32).toString('base64');
+  }
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return stored;
+}
+
+class EnvReader {
+  readonly missingSecrets: string[] = [];
+
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  optional(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.optional(name) ?? fallback;
+  }
+
+  list(name: string): string[] {
+    const value = this.optional(name);
+    return value === undefined ? [] : value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.optional(name);
+    if (raw === undefined) {
+      return fallback;
+    }
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+      this.problems.push(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.optional(name)?.toLowerCase();
+    if (raw === undefined) {
+      return fallback;
+    }
+    if (['true', '1', 'yes', 'on'].includes(raw)) {
+      return true;
+    }
+    if (['false', '0', 'no', 'off'].includes(raw)) {
+      return false;
+    }
+    this.problems.push(`${name}: "${raw}" is not a boolean (true/false)`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.optional(name);
+    if (raw === undefined) {
+      return fallback;
+    }
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name}: "${raw}" is not one of ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  /** false | true | hop count | comma-separated addresses/CIDRs of trusted proxies. */
+  trustProxy(name: string): boolean | number | string[] {
+    const raw = this.optional(name);
+    if (raw === undefined || raw === 'false') {
+      return false;
+    }
+    if (raw === 'true') {
+      return true;
+    }
+    if (/^\d+$/.test(raw)) {
+      return Number(raw);
+    }
+    const entries = raw.split(',').map((v) => v.trim());
+    const bad = entries.filter((entry) => isIP(entry.split('/')[0]) === 0);
+    if (bad.length > 0) {
+      this.problems.push(`${name}: ${bad.map((b) => `"${b}"`).join(', ')} not an IP address or CIDR`);
+      return false;
+    }
+    return entries;
+  }
+
+  /** A secret from NAME or from the file NAME_FILE names (Docker/Kubernetes secrets), at least 32 bytes. */
+  secret(name: string): Buffer {
+    const direct = this.optional(name);
+    const file = this.optional(`${name}_FILE`);
+    if (direct !== undefined && file !== undefined) {
+      this.problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
+      return Buffer.alloc(0);
+    }
+    let value = direct;
+    if (file !== undefined) {
+      try {
+        value = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      } catch {
+        this.problems.push(`${name}_FILE: cannot read "${file}"`);
+        return Buffer.alloc(0);
+      }
+    }
+    if (value === undefined) {
+      this.missingSecrets.push(name);
+      return Buffer.alloc(0);
+    }
+    const bytes = Buffer.from(value, 'utf8');
+    if (bytes.length < SECRET_MIN_BYTES) {
+      this.problems.push(`${name}: must be at least ${SECRET_MIN_BYTES} bytes (got ${bytes.length})`);
+    }
+    return bytes;
+  }
+}
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const child of Object.values(value)) {
+      deepFreeze(child);
+    }
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,50 @@
+import type { DataSource, Migration } from 'typeorm';
+
+// Any constant works as long as every Tessera instance uses the same one: it names the lock.
+const MIGRATION_LOCK_KEY = 7_342_001_001;
+
+/**
+ * Runs pending migrations while holding a PostgreSQL advisory lock, so that several instances booting at
+ * once against one database run them exactly once: the others wait, then find nothing pending.
+ */
+export async function migrateWithLock(dataSource: DataSource): Promise<Migration[]> {
+  return withMigrationLock(dataSource, () => dataSource.runMigrations({ transaction: 'each' }));
+}
+
+/** Reverts the last `steps` applied migrations (each one in its own transaction), newest first. */
+export async function revertMigrations(dataSource: DataSource, steps: number): Promise<number> {
+  return withMigrationLock(dataSource, async () => {
+    let reverted = 0;
+    while (reverted < steps && (await appliedCount(dataSource)) > 0) {
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      reverted += 1;
+    }
+    return reverted;
+  });
+}
+
+async function appliedCount(dataSource: DataSource): Promise<number> {
+  const table = dataSource.options.migrationsTableName ?? 'migrations';
+  const exists = await dataSource.query<{ ok: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [table]);
+  if (exists[0]?.ok !== true) {
+    return 0;
+  }
+  const rows = await dataSource.query<{ n: string }[]>(`SELECT count(*) AS n FROM "${table}"`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+async function withMigrationLock<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T> {
+  // The lock belongs to one session: hold it on a dedicated connection for the whole run.
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      return await work();
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await runner.release();
+  }
+}

@@ -1,0 +1,37 @@
+import { Catch, Logger } from '@nestjs/common';
+import type { ArgumentsHost, ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+import { INTERNAL_ERROR, toProblem } from 'src/platform/errors/problem';
+import type { Problem } from 'src/platform/errors/problem';
+import { activeTraceId } from 'src/platform/telemetry/trace-id';
+
+/** The one place where errors become HTTP responses: RFC 9457 problem+json, never a stack trace. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemFilter');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    sendProblem(http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>(), error, this.logger);
+  }
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, logger: Logger): void {
+  let body: Problem | undefined = toProblem(error);
+  if (body === undefined) {
+    logger.error({ err: error, msg: 'unhandled error while serving a request' });
+    body = INTERNAL_ERROR();
+  }
+  body.traceId = activeTraceId() ?? request.id;
+  if (reply.sent) {
+    return;
+  }
+  if (body.status === 429 && typeof body.retryAfter === 'number') {
+    void reply.header('retry-after', String(body.retryAfter));
+  }
+  void reply
+    .status(body.status)
+    .header('content-type', 'application/problem+json; charset=utf-8')
+    .send(JSON.stringify(body));
+}

@@ -1,0 +1,27 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { OpenAPIObject } from '@nestjs/swagger';
+
+import { DOCS_PATH } from 'src/platform/http/security-headers';
+
+export const OPENAPI_PATH = '/openapi.json';
+
+/** Builds the OpenAPI document from the controllers and DTOs, and serves it with a browsable UI. */
+export function setupOpenApi(app: INestApplication, version: string): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Tessera API')
+    .setDescription(
+      'Self-hosted license server. Every API route is under /v1. Errors are RFC 9457 problem documents ' +
+        '(application/problem+json) with a stable `code`.',
+    )
+    .setVersion(version)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Access token (admins) or API key (integrators)' })
+    .build();
+  const document = SwaggerModule.createDocument(app, config);
+  SwaggerModule.setup(DOCS_PATH, app, document, {
+    jsonDocumentUrl: OPENAPI_PATH,
+    yamlDocumentUrl: '/openapi.yaml',
+    customSiteTitle: 'Tessera API',
+  });
+  return document;
+}

@@ -1,0 +1,53 @@
+import { Module } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { LoggerModule } from 'nestjs-pino';
+
+import { APP_CONFIG } from 'src/config/app-config';
+import type { AppConfig } from 'src/config/app-config';
+import { activeTraceId } from 'src/platform/telemetry/trace-id';
+
+/** Paths pino replaces with "[redacted]" wherever they occur in a log line. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'req.headers["idempotency-key"]',
+  'res.headers["set-cookie"]',
+  ...['password', 'newPassword', 'currentPassword', 'totp', 'totpCode', 'otp', 'recoveryCode', 'secret', 'token', 'accessToken', 'refreshToken', 'apiKey', 'key', 'licenseKey', 'pin']
+    .flatMap((field) => [field, `*.${field}`]),
+];
+
+@Module({
+  imports: [
+    LoggerModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({
+        pinoHttp: {
+          level: config.log.level,
+          // Fastify has already assigned the id (from X-Request-Id or a new UUID) to the raw request.
+          genReqId: (req: IncomingMessage & { id?: string }) => req.id ?? 'unknown',
+          customProps: (req: IncomingMessage & { id?: string }) => ({ requestId: req.id }),
+          redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+          // Every line, request or not, carries the trace id when tracing is on.
+          mixin: () => {
+            const traceId = activeTraceId();
+            return traceId === undefined ? {} : { traceId };
+          },
+          serializers: {
+            // The query string can carry secrets; log the path only.
+            req: (req: IncomingMessage & { id?: string; remoteAddress?: string }) => ({
+              id: req.id,
+              method: req.method,
+              path: req.url?.split('?')[0],
+              remoteAddress: req.remoteAddress,
+            }),
+          },
+          customLogLevel: (_req: IncomingMessage, res: { statusCode: number }, error?: Error) =>
+            error !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+          autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health/') === true },
+        },
+      }),
+    }),
+  ],
+})
+export class LoggingModule {}

@@ -1,0 +1,40 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+import { OutboxEventEntity } from 'src/platform/outbox/outbox-event.entity';
+
+export interface NewOutboxEvent {
+  readonly type: string;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly data: Record<string, unknown>;
+}
+
+@Injectable()
+export class OutboxRepository {
+  /**
+   * Appends an event inside the caller's transaction. The per-aggregate sequence is taken under a
+   * transaction-scoped advisory lock on the aggregate, so concurrent writers never share a number.
+   */
+  async add(tx: EntityManager, event: NewOutboxEvent): Promise<OutboxEventEntity> {
+    const rows = await tx.query<OutboxEventEntity[]>(
+      `WITH lock AS (SELECT pg_advisory_xact_lock(hashtextextended($2 || ':' || $3, 0)))
+       INSERT INTO outbox_events (type, aggregate_type, aggregate_id, sequence, data)
+       SELECT $1, $2, $3::uuid,
+              COALESCE((SELECT max(sequence) FROM outbox_events WHERE aggregate_type = $2 AND aggregate_id = $3::uuid), 0) + 1,
+              $4::jsonb
+       FROM lock
+       RETURNING id, type, aggregate_type AS "aggregateType", aggregate_id AS "aggregateId", sequence,
+                 data, created_at AS "createdAt", dispatched_at AS "dispatchedAt"`,
+      [event.type, event.aggregateType, event.aggregateId, JSON.stringify(event.data)],
+    );
+    return rows[0];
+  }
+
+  findByAggregate(tx: EntityManager, aggregateType: string, aggregateId: string): Promise<OutboxEventEntity[]> {
+    return tx.getRepository(OutboxEventEntity).find({
+      where: { aggregateType, aggregateId },
+      order: { sequence: 'ASC' },
+    });
+  }
+}

@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto';
+
+import { Client } from 'pg';
+
+import { withDatabase } from 'src/platform/database/embedded-postgres';
+
+export const TEMPLATE_DATABASE = 'tessera_template';
+
+/** The embedded server started by global-setup for this run. */
+export function serverUrl(): string {
+  const url = process.env.TESSERA_TEST_SERVER_URL;
+  if (url === undefined) {
+    throw new Error('TESSERA_TEST_SERVER_URL is not set: run the tests through jest (global-setup starts PostgreSQL)');
+  }
+  return url;
+}
+
+export async function adminQuery<T = unknown>(sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: serverUrl() });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** A database of its own for one test file, cloned from the migrated template (or empty). */
+export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<string> {
+  const name = `t_${randomUUID().replace(/-/g, '')}`;
+  const template = options.empty === true ? 'template0' : TEMPLATE_DATABASE;
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+  return withDatabase(serverUrl(), name);
+}
