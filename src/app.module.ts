@@ -16,7 +16,11 @@ import { OutboxModule } from 'src/platform/outbox/outbox.module';
 @Module({})
 export class AppModule {
   /** `extraImports` lets the e2e tests mount probe controllers on the real application. */
-  static register(config: AppConfig, databaseUrl: string, extraImports: ModuleImport[] = []): DynamicModule {
+  static register(
+    config: AppConfig,
+    databaseUrl: string,
+    extraImports: ModuleImport[] = [],
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [

@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 
 import { AppModule } from 'src/app.module';
 import type { AppConfig } from 'src/config/app-config';
+import { closeConnectionsWhileClosing } from 'src/platform/http/drain-on-close';
 import { setupOpenApi } from 'src/platform/http/openapi';
 import { requestIdFor } from 'src/platform/http/request-id';
 import { registerResponseHeaders } from 'src/platform/http/security-headers';
@@ -27,22 +28,32 @@ export async function createApp(
     logger: false,
     genReqId: requestIdFor,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, databaseUrl, extraImports), adapter, {
-    bufferLogs: true,
-    // Fastify's own JSON parser: it enforces the body limit and raises precise errors (400, 413, 415).
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.register(config, databaseUrl, extraImports),
+    adapter,
+    {
+      bufferLogs: true,
+      // Fastify's own JSON parser: it enforces the body limit and raises precise errors (400, 413, 415).
+      bodyParser: false,
+    },
+  );
   app.useLogger(app.get(Logger));
 
   const fastify = app.getHttpAdapter().getInstance();
   registerResponseHeaders(fastify);
+  closeConnectionsWhileClosing(fastify);
   // JSON is the only request body the API takes; anything else is a 415 problem, not a silent string.
   fastify.removeContentTypeParser(['text/plain']);
 
   app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
-  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.useGlobalPipes(
+    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
+  );
   if (config.http.corsOrigins.length > 0) {
-    app.enableCors({ origin: [...config.http.corsOrigins], credentials: config.http.corsCredentials });
+    app.enableCors({
+      origin: [...config.http.corsOrigins],
+      credentials: config.http.corsCredentials,
+    });
   }
   setupOpenApi(app, packageVersion());
   await app.init();

@@ -36,7 +36,9 @@ export interface AppConfig {
     readonly hashing: Buffer;
   };
   readonly dataDir: string;
-  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly log: {
+    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  };
   readonly telemetry: { readonly otlpEndpoint: string | undefined; readonly serviceName: string };
 }
 
@@ -59,14 +61,20 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   const problems: string[] = [];
   const read = new EnvReader(env, problems);
 
-  const nodeEnv = read.oneOf('NODE_ENV', ['development', 'test', 'production'] as const, 'development');
+  const nodeEnv = read.oneOf(
+    'NODE_ENV',
+    ['development', 'test', 'production'] as const,
+    'development',
+  );
   const dataDir = resolve(cwd, read.string('DATA_DIR', 'data'));
 
   const corsOrigins = read.list('CORS_ORIGINS');
   const corsCredentials = read.bool('CORS_CREDENTIALS', false);
   for (const origin of corsOrigins) {
     if (origin === '*' && corsCredentials) {
-      problems.push('CORS_ORIGINS: a wildcard origin cannot be combined with CORS_CREDENTIALS=true');
+      problems.push(
+        'CORS_ORIGINS: a wildcard origin cannot be combined with CORS_CREDENTIALS=true',
+      );
     } else if (origin !== '*' && !isOrigin(origin)) {
       problems.push(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
     }
@@ -126,7 +134,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   if (missingSecrets.length > 0) {
     if (nodeEnv === 'production') {
       for (const name of missingSecrets) {
-        problems.push(`${name}: required in production (at least ${SECRET_MIN_BYTES} bytes, or ${name}_FILE)`);
+        problems.push(
+          `${name}: required in production (at least ${SECRET_MIN_BYTES} bytes, or ${name}_FILE)`,
+        );
       }
     } else if (problems.length === 0) {
       // Outside production a fresh checkout must start with no configuration: generate the missing
@@ -142,9 +152,16 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   return deepFreeze(config);
 }
 
-const SECRET_KEYS = { JWT_SECRET: 'jwt', ENCRYPTION_KEY: 'encryption', HASHING_KEY: 'hashing' } as const;
+const SECRET_KEYS = {
+  JWT_SECRET: 'jwt',
+  ENCRYPTION_KEY: 'encryption',
+  HASHING_KEY: 'hashing',
+} as const;
 
-function pick(generated: Record<string, string>, names: readonly string[]): Partial<AppConfig['secrets']> {
+function pick(
+  generated: Record<string, string>,
+  names: readonly string[],
+): Partial<AppConfig['secrets']> {
   const out: Record<string, Buffer> = {};
   for (const name of names) {
     const key = SECRET_KEYS[name as keyof typeof SECRET_KEYS];
@@ -190,7 +207,12 @@ class EnvReader {
 
   list(name: string): string[] {
     const value = this.optional(name);
-    return value === undefined ? [] : value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+    return value === undefined
+      ? []
+      : value
+          .split(',')
+          .map((v) => v.trim())
+          .filter((v) => v !== '');
   }
 
   int(name: string, fallback: number, min: number, max: number): number {
@@ -248,7 +270,9 @@ class EnvReader {
     const entries = raw.split(',').map((v) => v.trim());
     const bad = entries.filter((entry) => isIP(entry.split('/')[0]) === 0);
     if (bad.length > 0) {
-      this.problems.push(`${name}: ${bad.map((b) => `"${b}"`).join(', ')} not an IP address or CIDR`);
+      this.problems.push(
+        `${name}: ${bad.map((b) => `"${b}"`).join(', ')} not an IP address or CIDR`,
+      );
       return false;
     }
     return entries;
@@ -277,7 +301,9 @@ class EnvReader {
     }
     const bytes = Buffer.from(value, 'utf8');
     if (bytes.length < SECRET_MIN_BYTES) {
-      this.problems.push(`${name}: must be at least ${SECRET_MIN_BYTES} bytes (got ${bytes.length})`);
+      this.problems.push(
+        `${name}: must be at least ${SECRET_MIN_BYTES} bytes (got ${bytes.length})`,
+      );
     }
     return bytes;
   }

@@ -15,13 +15,25 @@ describe('HTTP platform', () => {
   });
 
   const post = (path: string, body: string, contentType = 'application/json'): Promise<Response> =>
-    fetch(`${t.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+    fetch(`${t.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body,
+    });
 
-  async function expectProblem(response: Response, status: number, code: string): Promise<Record<string, unknown>> {
+  async function expectProblem(
+    response: Response,
+    status: number,
+    code: string,
+  ): Promise<Record<string, unknown>> {
     expect(response.status).toBe(status);
     expect(response.headers.get('content-type')).toBe(PROBLEM_JSON);
     const body = (await response.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ status, code, type: `urn:tessera:problem:${code.toLowerCase().replace(/_/g, '-')}` });
+    expect(body).toMatchObject({
+      status,
+      code,
+      type: `urn:tessera:problem:${code.toLowerCase().replace(/_/g, '-')}`,
+    });
     expect(typeof body.title).toBe('string');
     expect(typeof body.detail).toBe('string');
     expect(body.traceId).toBe(response.headers.get('x-request-id'));
@@ -33,8 +45,16 @@ describe('HTTP platform', () => {
       const ok = await post('/v1/probe/echo', JSON.stringify({ name: 'a', count: 1 }));
       expect(ok.status).toBe(201);
       await expect(ok.json()).resolves.toEqual({ name: 'a', count: 1 });
-      await expectProblem(await post('/probe/echo', JSON.stringify({ name: 'a', count: 1 })), 404, 'NOT_FOUND');
-      await expectProblem(await post('/v2/probe/echo', JSON.stringify({ name: 'a', count: 1 })), 404, 'NOT_FOUND');
+      await expectProblem(
+        await post('/probe/echo', JSON.stringify({ name: 'a', count: 1 })),
+        404,
+        'NOT_FOUND',
+      );
+      await expectProblem(
+        await post('/v2/probe/echo', JSON.stringify({ name: 'a', count: 1 })),
+        404,
+        'NOT_FOUND',
+      );
     });
 
     it('keeps health checks outside the versioned API', async () => {
@@ -64,7 +84,11 @@ describe('HTTP platform', () => {
     it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/xml'])(
       'answers a %s body with 415 UNSUPPORTED_MEDIA_TYPE',
       async (contentType) => {
-        await expectProblem(await post('/v1/probe/echo', 'name=a', contentType), 415, 'UNSUPPORTED_MEDIA_TYPE');
+        await expectProblem(
+          await post('/v1/probe/echo', 'name=a', contentType),
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+        );
       },
     );
 
@@ -74,7 +98,9 @@ describe('HTTP platform', () => {
         400,
         'VALIDATION_FAILED',
       );
-      expect(body.errors).toEqual(expect.arrayContaining([expect.stringContaining('name'), expect.stringContaining('count')]));
+      expect(body.errors).toEqual(
+        expect.arrayContaining([expect.stringContaining('name'), expect.stringContaining('count')]),
+      );
     });
 
     it('refuses unknown properties', async () => {
@@ -87,8 +113,15 @@ describe('HTTP platform', () => {
     });
 
     it('maps a domain error to its own status and code', async () => {
-      const body = await expectProblem(await fetch(`${t.baseUrl}/v1/probe/domain-error`), 409, 'PROBE_CONFLICT');
-      expect(body).toMatchObject({ detail: 'The probe is in a state that forbids this.', hint: 'none' });
+      const body = await expectProblem(
+        await fetch(`${t.baseUrl}/v1/probe/domain-error`),
+        409,
+        'PROBE_CONFLICT',
+      );
+      expect(body).toMatchObject({
+        detail: 'The probe is in a state that forbids this.',
+        hint: 'none',
+      });
     });
 
     it('answers an internal error with a generic 500 that leaks nothing', async () => {
@@ -104,27 +137,34 @@ describe('HTTP platform', () => {
 
   describe('request ids', () => {
     it('echoes an acceptable incoming X-Request-Id', async () => {
-      const response = await fetch(`${t.baseUrl}/health/live`, { headers: { 'x-request-id': 'abc-123' } });
+      const response = await fetch(`${t.baseUrl}/health/live`, {
+        headers: { 'x-request-id': 'abc-123' },
+      });
       expect(response.headers.get('x-request-id')).toBe('abc-123');
     });
 
     it('replaces an unacceptable one with a fresh UUID', async () => {
-      const response = await fetch(`${t.baseUrl}/health/live`, { headers: { 'x-request-id': 'bad id\twith spaces' } });
+      const response = await fetch(`${t.baseUrl}/health/live`, {
+        headers: { 'x-request-id': 'bad id\twith spaces' },
+      });
       expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     });
   });
 
   describe('security headers', () => {
-    it.each(['/health/live', '/v1/no-such-thing', '/openapi.json'])('are set on %s', async (path) => {
-      const response = await fetch(`${t.baseUrl}${path}`);
-      expect(Object.fromEntries(response.headers)).toMatchObject({
-        'strict-transport-security': 'max-age=31536000; includeSubDomains',
-        'x-content-type-options': 'nosniff',
-        'x-frame-options': 'DENY',
-        'referrer-policy': 'no-referrer',
-        'content-security-policy': expect.stringContaining("default-src 'none'"),
-      });
-    });
+    it.each(['/health/live', '/v1/no-such-thing', '/openapi.json'])(
+      'are set on %s',
+      async (path) => {
+        const response = await fetch(`${t.baseUrl}${path}`);
+        expect(Object.fromEntries(response.headers)).toMatchObject({
+          'strict-transport-security': 'max-age=31536000; includeSubDomains',
+          'x-content-type-options': 'nosniff',
+          'x-frame-options': 'DENY',
+          'referrer-policy': 'no-referrer',
+          'content-security-policy': expect.stringContaining("default-src 'none'"),
+        });
+      },
+    );
 
     it('keep a strict CSP on API responses and let the docs page load its own assets only', async () => {
       const api = await fetch(`${t.baseUrl}/health/live`);
@@ -135,7 +175,9 @@ describe('HTTP platform', () => {
     });
 
     it('sends no CORS headers when no origin is allowed', async () => {
-      const response = await fetch(`${t.baseUrl}/health/live`, { headers: { origin: 'https://evil.example' } });
+      const response = await fetch(`${t.baseUrl}/health/live`, {
+        headers: { origin: 'https://evil.example' },
+      });
       expect(response.headers.get('access-control-allow-origin')).toBeNull();
     });
   });
@@ -144,9 +186,14 @@ describe('HTTP platform', () => {
     it('serves the generated document at /openapi.json', async () => {
       const response = await fetch(`${t.baseUrl}/openapi.json`);
       expect(response.status).toBe(200);
-      const document = (await response.json()) as { openapi: string; paths: Record<string, unknown> };
+      const document = (await response.json()) as {
+        openapi: string;
+        paths: Record<string, unknown>;
+      };
       expect(document.openapi).toMatch(/^3\./);
-      expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/health/ready', '/v1/probe/echo']));
+      expect(Object.keys(document.paths)).toEqual(
+        expect.arrayContaining(['/health/ready', '/v1/probe/echo']),
+      );
     });
 
     it('serves a browsable reference at /docs', async () => {
@@ -167,12 +214,16 @@ describe('CORS allow-list', () => {
   });
 
   it('allows a listed origin', async () => {
-    const response = await fetch(`${t.baseUrl}/health/live`, { headers: { origin: 'https://app.example.com' } });
+    const response = await fetch(`${t.baseUrl}/health/live`, {
+      headers: { origin: 'https://app.example.com' },
+    });
     expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
   });
 
   it('ignores an unlisted origin', async () => {
-    const response = await fetch(`${t.baseUrl}/health/live`, { headers: { origin: 'https://evil.example' } });
+    const response = await fetch(`${t.baseUrl}/health/live`, {
+      headers: { origin: 'https://evil.example' },
+    });
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

@@ -28,5 +28,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return { app, config, databaseUrl, baseUrl: `http://127.0.0.1:${port}`, close: () => app.close() };
+  return {
+    app,
+    config,
+    databaseUrl,
+    baseUrl: `http://127.0.0.1:${port}`,
+    close: () => app.close(),
+  };
 }

@@ -10,6 +10,7 @@ import { startEmbeddedPostgres, withDatabase } from 'src/platform/database/embed
 import type { EmbeddedDatabase } from 'src/platform/database/embedded-postgres';
 import { dataSourceOptions } from 'src/platform/database/database-options';
 import { migrateWithLock } from 'src/platform/database/migrator';
+import { createSoftHsmStore } from 'test/support/softhsm';
 import { TEMPLATE_DATABASE } from 'test/support/test-database';
 import { testConfig } from 'test/support/test-config';
 
@@ -19,10 +20,20 @@ declare global {
 
 /** One embedded PostgreSQL for the whole run, and a migrated template database every test file clones. */
 export default async function globalSetup(): Promise<void> {
+  const softHsmConf = createSoftHsmStore();
+  if (softHsmConf !== undefined) {
+    process.env.SOFTHSM2_CONF = softHsmConf;
+  }
+
   const parent = mkdtempSync(join(tmpdir(), 'tessera-test-'));
   chmodSync(parent, 0o755); // as root, PostgreSQL runs as the `postgres` user and must enter it
   const dir = join(parent, 'pg');
-  const server = await startEmbeddedPostgres({ dir, port: await freePort(), log: () => undefined, durable: false });
+  const server = await startEmbeddedPostgres({
+    dir,
+    port: await freePort(),
+    log: () => undefined,
+    durable: false,
+  });
   globalThis.tesseraTestServer = server;
   process.env.TESSERA_TEST_SERVER_URL = server.url;
 
@@ -44,7 +55,9 @@ export function freePort(): Promise<number> {
     probe.once('error', reject);
     probe.listen(0, '127.0.0.1', () => {
       const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+      probe.close(() =>
+        resolve(typeof address === 'object' && address !== null ? address.port : 0),
+      );
     });
   });
 }

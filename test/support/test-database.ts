@@ -10,7 +10,9 @@ export const TEMPLATE_DATABASE = 'tessera_template';
 export function serverUrl(): string {
   const url = process.env.TESSERA_TEST_SERVER_URL;
   if (url === undefined) {
-    throw new Error('TESSERA_TEST_SERVER_URL is not set: run the tests through jest (global-setup starts PostgreSQL)');
+    throw new Error(
+      'TESSERA_TEST_SERVER_URL is not set: run the tests through jest (global-setup starts PostgreSQL)',
+    );
   }
   return url;
 }

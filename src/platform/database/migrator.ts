@@ -25,7 +25,10 @@ export async function revertMigrations(dataSource: DataSource, steps: number): P
 
 async function appliedCount(dataSource: DataSource): Promise<number> {
   const table = dataSource.options.migrationsTableName ?? 'migrations';
-  const exists = await dataSource.query<{ ok: boolean }[]>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [table]);
+  const exists = await dataSource.query<{ ok: boolean }[]>(
+    `SELECT to_regclass($1) IS NOT NULL AS ok`,
+    [table],
+  );
   if (exists[0]?.ok !== true) {
     return 0;
   }

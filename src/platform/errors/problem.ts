@@ -1,4 +1,4 @@
-import { HttpException, HttpStatus } from '@nestjs/common';
+import { HttpException } from '@nestjs/common';
 
 import { DomainError } from 'src/platform/errors/domain-error';
 
@@ -12,6 +12,9 @@ export interface Problem {
   traceId?: string;
   [extension: string]: unknown;
 }
+
+const BAD_REQUEST = 400;
+const SERVICE_UNAVAILABLE = 503;
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -50,7 +53,11 @@ const HTTP_CODES: Record<number, string> = {
 
 /** Fastify's own error codes that are a client's fault, with the code Tessera publishes for each. */
 const FASTIFY_CODES: Record<string, { status: number; code: string; detail: string }> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'MALFORMED_JSON', detail: 'The request body is not valid JSON.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    status: 400,
+    code: 'MALFORMED_JSON',
+    detail: 'The request body is not valid JSON.',
+  },
   FST_ERR_CTP_EMPTY_JSON_BODY: {
     status: 400,
     code: 'MALFORMED_JSON',
@@ -71,14 +78,23 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; detail: stri
     code: 'BAD_REQUEST',
     detail: 'The Content-Length header does not match the body.',
   },
-  FST_ERR_CTP_INVALID_TYPE: { status: 400, code: 'BAD_REQUEST', detail: 'The Content-Type header is malformed.' },
+  FST_ERR_CTP_INVALID_TYPE: {
+    status: 400,
+    code: 'BAD_REQUEST',
+    detail: 'The Content-Type header is malformed.',
+  },
 };
 
 export function problemType(code: string): string {
   return `urn:tessera:problem:${code.toLowerCase().replace(/_/g, '-')}`;
 }
 
-export function problem(status: number, code: string, detail: string, extensions: Record<string, unknown> = {}): Problem {
+export function problem(
+  status: number,
+  code: string,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+): Problem {
   return {
     type: problemType(code),
     title: TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error'),
@@ -106,30 +122,48 @@ export function toProblem(error: unknown): Problem | undefined {
 }
 
 export const INTERNAL_ERROR = (): Problem =>
-  problem(HttpStatus.INTERNAL_SERVER_ERROR, 'INTERNAL_ERROR', 'An unexpected error occurred. It has been logged.');
+  problem(500, 'INTERNAL_ERROR', 'An unexpected error occurred. It has been logged.');
 
 function fromHttpException(error: HttpException): Problem | undefined {
   const status = error.getStatus();
-  if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
+  if (status >= 500 && status !== SERVICE_UNAVAILABLE) {
     return undefined;
   }
   const response = error.getResponse();
-  const body = typeof response === 'object' && response !== null ? (response as Record<string, unknown>) : {};
+  const body =
+    typeof response === 'object' && response !== null ? (response as Record<string, unknown>) : {};
   // ValidationPipe reports an array of messages: keep them, they tell the client what to fix.
-  if (status === HttpStatus.BAD_REQUEST && Array.isArray(body.message)) {
-    return problem(status, 'VALIDATION_FAILED', 'The request is not valid.', { errors: body.message });
+  if (status === BAD_REQUEST && Array.isArray(body.message)) {
+    return problem(status, 'VALIDATION_FAILED', 'The request is not valid.', {
+      errors: body.message,
+    });
   }
-  // Terminus answers an unhealthy readiness check with the state of each dependency: keep it.
-  if (status === HttpStatus.SERVICE_UNAVAILABLE && typeof body.details === 'object') {
-    return problem(status, 'NOT_READY', 'A dependency of the service is not available.', { checks: body.details });
+  // Terminus answers an unhealthy readiness check with the state of each dependency: keep the states, not
+  // the driver's messages, which can name hosts and ports on an unauthenticated route.
+  if (status === SERVICE_UNAVAILABLE && typeof body.details === 'object' && body.details !== null) {
+    const checks = Object.fromEntries(
+      Object.entries(body.details as Record<string, { status?: unknown }>).map(([name, check]) => [
+        name,
+        { status: check.status === 'up' ? 'up' : 'down' },
+      ]),
+    );
+    return problem(status, 'NOT_READY', 'A dependency of the service is not available.', {
+      checks,
+    });
   }
   const code = typeof body.code === 'string' ? body.code : (HTTP_CODES[status] ?? `HTTP_${status}`);
   const detail =
-    typeof body.message === 'string' ? body.message : typeof response === 'string' ? response : error.message;
+    typeof body.message === 'string'
+      ? body.message
+      : typeof response === 'string'
+        ? response
+        : error.message;
   return problem(status, code, detail);
 }
 
-function fastifyClientError(error: unknown): { status: number; code: string; detail: string } | undefined {
+function fastifyClientError(
+  error: unknown,
+): { status: number; code: string; detail: string } | undefined {
   if (typeof error !== 'object' || error === null) {
     return undefined;
   }

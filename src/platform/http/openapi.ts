@@ -15,7 +15,11 @@ export function setupOpenApi(app: INestApplication, version: string): OpenAPIObj
         '(application/problem+json) with a stable `code`.',
     )
     .setVersion(version)
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Access token (admins) or API key (integrators)' })
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      description: 'Access token (admins) or API key (integrators)',
+    })
     .build();
   const document = SwaggerModule.createDocument(app, config);
   SwaggerModule.setup(DOCS_PATH, app, document, {

@@ -13,8 +13,23 @@ export const REDACTED_PATHS = [
   'req.headers["x-api-key"]',
   'req.headers["idempotency-key"]',
   'res.headers["set-cookie"]',
-  ...['password', 'newPassword', 'currentPassword', 'totp', 'totpCode', 'otp', 'recoveryCode', 'secret', 'token', 'accessToken', 'refreshToken', 'apiKey', 'key', 'licenseKey', 'pin']
-    .flatMap((field) => [field, `*.${field}`]),
+  ...[
+    'password',
+    'newPassword',
+    'currentPassword',
+    'totp',
+    'totpCode',
+    'otp',
+    'recoveryCode',
+    'secret',
+    'token',
+    'accessToken',
+    'refreshToken',
+    'apiKey',
+    'key',
+    'licenseKey',
+    'pin',
+  ].flatMap((field) => [field, `*.${field}`]),
 ];
 
 @Module({
@@ -43,8 +58,14 @@ export const REDACTED_PATHS = [
             }),
           },
           customLogLevel: (_req: IncomingMessage, res: { statusCode: number }, error?: Error) =>
-            error !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-          autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health/') === true },
+            error !== undefined || res.statusCode >= 500
+              ? 'error'
+              : res.statusCode >= 400
+                ? 'warn'
+                : 'info',
+          autoLogging: {
+            ignore: (req: IncomingMessage) => req.url?.startsWith('/health/') === true,
+          },
         },
       }),
     }),

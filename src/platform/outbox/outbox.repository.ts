@@ -14,16 +14,17 @@ export interface NewOutboxEvent {
 export class OutboxRepository {
   /**
    * Appends an event inside the caller's transaction. The per-aggregate sequence is taken under a
-   * transaction-scoped advisory lock on the aggregate, so concurrent writers never share a number.
+   * transaction-scoped advisory lock on the aggregate, so concurrent writers never share a number. The lock
+   * is its own statement: a statement's snapshot predates any lock it takes, so max() must be read after.
    */
   async add(tx: EntityManager, event: NewOutboxEvent): Promise<OutboxEventEntity> {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+      `outbox:${event.aggregateType}:${event.aggregateId}`,
+    ]);
     const rows = await tx.query<OutboxEventEntity[]>(
-      `WITH lock AS (SELECT pg_advisory_xact_lock(hashtextextended($2 || ':' || $3, 0)))
-       INSERT INTO outbox_events (type, aggregate_type, aggregate_id, sequence, data)
-       SELECT $1, $2, $3::uuid,
-              COALESCE((SELECT max(sequence) FROM outbox_events WHERE aggregate_type = $2 AND aggregate_id = $3::uuid), 0) + 1,
-              $4::jsonb
-       FROM lock
+      `INSERT INTO outbox_events (type, aggregate_type, aggregate_id, sequence, data)
+       SELECT $1, $2, $3::uuid, COALESCE(max(sequence), 0) + 1, $4::jsonb
+       FROM outbox_events WHERE aggregate_type = $2 AND aggregate_id = $3::uuid
        RETURNING id, type, aggregate_type AS "aggregateType", aggregate_id AS "aggregateId", sequence,
                  data, created_at AS "createdAt", dispatched_at AS "dispatchedAt"`,
       [event.type, event.aggregateType, event.aggregateId, JSON.stringify(event.data)],
@@ -31,7 +32,11 @@ export class OutboxRepository {
     return rows[0];
   }
 
-  findByAggregate(tx: EntityManager, aggregateType: string, aggregateId: string): Promise<OutboxEventEntity[]> {
+  findByAggregate(
+    tx: EntityManager,
+    aggregateType: string,
+    aggregateId: string,
+  ): Promise<OutboxEventEntity[]> {
     return tx.getRepository(OutboxEventEntity).find({
       where: { aggregateType, aggregateId },
       order: { sequence: 'ASC' },

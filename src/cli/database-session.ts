@@ -1,0 +1,52 @@
+import pino from 'pino';
+import { DataSource } from 'typeorm';
+
+import { ConfigError, loadConfig } from 'src/config/app-config';
+import type { AppConfig } from 'src/config/app-config';
+import { dataSourceOptions } from 'src/platform/database/database-options';
+import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
+
+/**
+ * Runs a command-line task against the configured database: DATABASE_URL, or the embedded server (started
+ * for the task and stopped after it, so the CLI works with nothing else running). Exits with its status.
+ */
+export async function withDatabase(
+  task: (dataSource: DataSource, config: AppConfig) => Promise<number>,
+): Promise<never> {
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = pino({ level: config.log.level });
+  const embedded =
+    config.database.url === undefined
+      ? await startEmbeddedPostgres({
+          dir: config.database.embedded.dir,
+          port: config.database.embedded.port,
+          log: (message) => log.debug(message),
+        })
+      : undefined;
+  let status = 1;
+  try {
+    const dataSource = await new DataSource(
+      dataSourceOptions(config, config.database.url ?? embedded!.url),
+    ).initialize();
+    try {
+      status = await task(dataSource, config);
+    } finally {
+      await dataSource.destroy();
+    }
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  } finally {
+    await embedded?.stop();
+  }
+  // embedded-postgres overrides process.exitCode on exit: exit explicitly.
+  process.exit(status);
+}

@@ -1,0 +1,160 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { ConfigError, loadConfig } from 'src/config/app-config';
+
+const SECRETS = {
+  JWT_SECRET: 'j'.repeat(32),
+  ENCRYPTION_KEY: 'e'.repeat(32),
+  HASHING_KEY: 'h'.repeat(32),
+};
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'tessera-config-'));
+}
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig({ DATA_DIR: tempDir(), ...env }, '/srv/tessera');
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      return [...error.problems];
+    }
+    throw error;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('loadConfig', () => {
+  it('starts with no configuration at all outside production, on safe defaults', () => {
+    const dataDir = tempDir();
+    const config = loadConfig({ DATA_DIR: dataDir }, '/srv/tessera');
+    expect(config.env).toBe('development');
+    expect(config.http).toMatchObject({
+      host: '127.0.0.1',
+      port: 3000,
+      corsOrigins: [],
+      trustProxy: false,
+    });
+    expect(config.database).toMatchObject({ url: undefined, migrateOnBoot: true, poolSize: 10 });
+    expect(config.database.embedded.dir).toBe(join(dataDir, 'postgres'));
+    expect(config.telemetry.otlpEndpoint).toBeUndefined();
+    expect(Object.isFrozen(config.http)).toBe(true);
+  });
+
+  it('generates missing development secrets once, readable by the owner only, and reuses them', () => {
+    const dataDir = tempDir();
+    const first = loadConfig({ DATA_DIR: dataDir }, '/');
+    const second = loadConfig({ DATA_DIR: dataDir }, '/');
+    expect(first.secrets.jwt.length).toBe(32);
+    expect(first.secrets.jwt.equals(second.secrets.jwt)).toBe(true);
+    expect(first.secrets.jwt.equals(first.secrets.hashing)).toBe(false);
+    const file = join(dataDir, 'development-secrets.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')) as object).sort()).toEqual([
+      'ENCRYPTION_KEY',
+      'HASHING_KEY',
+      'JWT_SECRET',
+    ]);
+  });
+
+  it('prefers configured secrets over generated ones', () => {
+    const config = loadConfig({ DATA_DIR: tempDir(), ...SECRETS }, '/');
+    expect(config.secrets.jwt.toString()).toBe(SECRETS.JWT_SECRET);
+  });
+
+  it('requires every secret in production, naming each one', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^JWT_SECRET: required in production/),
+      expect.stringMatching(/^ENCRYPTION_KEY: required in production/),
+      expect.stringMatching(/^HASHING_KEY: required in production/),
+    ]);
+  });
+
+  it('reads a secret from NAME_FILE, without its trailing newline', () => {
+    const file = join(tempDir(), 'jwt');
+    writeFileSync(file, `${'s'.repeat(40)}\n`);
+    const config = loadConfig(
+      { ...SECRETS, JWT_SECRET: '', JWT_SECRET_FILE: file, DATA_DIR: tempDir() },
+      '/',
+    );
+    expect(config.secrets.jwt.toString()).toBe('s'.repeat(40));
+  });
+
+  it('rejects a short secret, an unreadable secret file, and a secret given twice', () => {
+    const problems = problemsOf({
+      ...SECRETS,
+      JWT_SECRET: 'ten-bytes!',
+      ENCRYPTION_KEY_FILE: '/nonexistent/secret',
+      ENCRYPTION_KEY: '',
+      HASHING_KEY_FILE: '/etc/hostname',
+    });
+    expect(problems).toEqual([
+      'JWT_SECRET: must be at least 32 bytes (got 10)',
+      'ENCRYPTION_KEY_FILE: cannot read "/nonexistent/secret"',
+      'HASHING_KEY: set either HASHING_KEY or HASHING_KEY_FILE, not both',
+    ]);
+  });
+
+  it('lists every bad variable at once', () => {
+    const problems = problemsOf({
+      ...SECRETS,
+      DATABASE_URL: 'mysql://nope',
+      PORT: 'eighty',
+      NODE_ENV: 'staging',
+      LOG_LEVEL: 'loud',
+      DATABASE_POOL_SIZE: '0',
+      DATABASE_MIGRATE_ON_BOOT: 'maybe',
+      HOST: 'not a host',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
+      TRUST_PROXY: '10.0.0.0/8,proxy.local',
+    });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(
+      [
+        'DATABASE_URL',
+        'PORT',
+        'NODE_ENV',
+        'LOG_LEVEL',
+        'DATABASE_POOL_SIZE',
+        'DATABASE_MIGRATE_ON_BOOT',
+        'HOST',
+        'OTEL_EXPORTER_OTLP_ENDPOINT',
+        'TRUST_PROXY',
+      ].sort(),
+    );
+  });
+
+  it('refuses a wildcard CORS origin with credentials, and malformed origins', () => {
+    expect(problemsOf({ ...SECRETS, CORS_ORIGINS: '*', CORS_CREDENTIALS: 'true' })).toEqual([
+      'CORS_ORIGINS: a wildcard origin cannot be combined with CORS_CREDENTIALS=true',
+    ]);
+    expect(
+      problemsOf({ ...SECRETS, CORS_ORIGINS: 'https://ok.example, app.example.com/path' }),
+    ).toEqual(['CORS_ORIGINS: "app.example.com/path" is not an origin (scheme://host[:port])']);
+  });
+
+  it('accepts an explicit CORS allow-list and trusted proxies', () => {
+    const config = loadConfig(
+      {
+        ...SECRETS,
+        DATA_DIR: tempDir(),
+        CORS_ORIGINS: 'https://a.example, https://b.example:8443',
+        TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
+      },
+      '/',
+    );
+    expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example:8443']);
+    expect(config.http.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(
+      loadConfig({ ...SECRETS, DATA_DIR: tempDir(), TRUST_PROXY: '2' }, '/').http.trustProxy,
+    ).toBe(2);
+  });
+
+  it('does not generate secrets when the configuration is invalid anyway', () => {
+    const dataDir = tempDir();
+    expect(() => loadConfig({ DATA_DIR: dataDir, PORT: '-1' }, '/')).toThrow(ConfigError);
+    expect(() => statSync(join(dataDir, 'development-secrets.json'))).toThrow();
+  });
+});
