@@ -12,6 +12,10 @@ import { ProblemFilter } from 'src/platform/errors/problem.filter';
 import { HealthModule } from 'src/platform/health/health.module';
 import { LoggingModule } from 'src/platform/logging/logging.module';
 import { OutboxModule } from 'src/platform/outbox/outbox.module';
+import { PlatformModule } from 'src/platform/platform.module';
+import { RateLimitGuard, RateLimitModule } from 'src/platform/http/rate-limit';
+import { AdminsModule } from 'src/modules/admins/admins.module';
+import { AuditModule } from 'src/modules/audit/audit.module';
 
 @Module({})
 export class AppModule {
@@ -27,12 +31,18 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LoggingModule,
         DatabaseModule.forRoot(config, databaseUrl),
+        PlatformModule,
         OutboxModule,
+        RateLimitModule,
         HealthModule,
+        AuditModule,
+        AdminsModule,
         ...extraImports,
       ],
       providers: [
+        // In this order: authenticate and authorise first, so rate limits can count per key and per admin.
         { provide: APP_GUARD, useClass: AccessGuard },
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
     };

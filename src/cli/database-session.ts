@@ -11,7 +11,7 @@ import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
  * for the task and stopped after it, so the CLI works with nothing else running). Exits with its status.
  */
 export async function withDatabase(
-  task: (dataSource: DataSource, config: AppConfig) => Promise<number>,
+  task: (dataSource: DataSource, config: AppConfig, databaseUrl: string) => Promise<number>,
 ): Promise<never> {
   let config: AppConfig;
   try {
@@ -30,15 +30,16 @@ export async function withDatabase(
           dir: config.database.embedded.dir,
           port: config.database.embedded.port,
           log: (message) => log.debug(message),
+          // Beside a running `npm start`, use its database rather than stopping it.
+          shareRunning: true,
         })
       : undefined;
   let status = 1;
   try {
-    const dataSource = await new DataSource(
-      dataSourceOptions(config, config.database.url ?? embedded!.url),
-    ).initialize();
+    const url = config.database.url ?? embedded!.url;
+    const dataSource = await new DataSource(dataSourceOptions(config, url)).initialize();
     try {
-      status = await task(dataSource, config);
+      status = await task(dataSource, config, url);
     } finally {
       await dataSource.destroy();
     }

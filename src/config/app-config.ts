@@ -35,6 +35,23 @@ export interface AppConfig {
     /** Key for keyed hashes of bearer secrets (API keys, refresh tokens, license keys). */
     readonly hashing: Buffer;
   };
+  readonly auth: {
+    readonly accessTokenTtlSeconds: number;
+    readonly refreshTokenTtlDays: number;
+    /** Sensitive operations need MFA verified within this many minutes (step-up). */
+    readonly stepUpMinutes: number;
+    /** Failed logins (per account) before the first lockout; each further failure doubles it. */
+    readonly lockoutThreshold: number;
+    readonly lockoutBaseSeconds: number;
+    readonly apiKeyMaxDays: number;
+  };
+  readonly rateLimit: {
+    readonly anonymousPerMinute: number;
+    readonly adminPerMinute: number;
+    readonly apiKeyPerMinute: number;
+    /** Login, MFA and refresh attempts per client IP. */
+    readonly authPerMinute: number;
+  };
   readonly dataDir: string;
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -121,6 +138,20 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       jwt: read.secret('JWT_SECRET'),
       encryption: read.secret('ENCRYPTION_KEY'),
       hashing: read.secret('HASHING_KEY'),
+    },
+    auth: {
+      accessTokenTtlSeconds: read.int('ACCESS_TOKEN_TTL_SECONDS', 900, 60, 86_400),
+      refreshTokenTtlDays: read.int('REFRESH_TOKEN_TTL_DAYS', 30, 1, 365),
+      stepUpMinutes: read.int('MFA_STEP_UP_MINUTES', 10, 1, 1_440),
+      lockoutThreshold: read.int('LOGIN_LOCKOUT_THRESHOLD', 5, 1, 100),
+      lockoutBaseSeconds: read.int('LOGIN_LOCKOUT_BASE_SECONDS', 30, 1, 86_400),
+      apiKeyMaxDays: read.int('API_KEY_MAX_DAYS', 365, 1, 3_650),
+    },
+    rateLimit: {
+      anonymousPerMinute: read.int('RATE_LIMIT_ANONYMOUS_PER_MINUTE', 120, 1, 1_000_000),
+      adminPerMinute: read.int('RATE_LIMIT_ADMIN_PER_MINUTE', 600, 1, 1_000_000),
+      apiKeyPerMinute: read.int('RATE_LIMIT_API_KEY_PER_MINUTE', 6_000, 1, 10_000_000),
+      authPerMinute: read.int('RATE_LIMIT_AUTH_PER_MINUTE', 20, 1, 1_000_000),
     },
     dataDir,
     log: { level: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info') },

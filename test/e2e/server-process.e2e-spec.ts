@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +81,15 @@ describe('the server process', () => {
        VALUES ('probe.written', 'probe', gen_random_uuid(), 1, '{"kept": true}')`,
     );
     await writer.end();
+
+    // A CLI run beside the live server uses its database instead of stopping it.
+    const cli = spawnSync(process.execPath, ['dist/src/cli/migrate.js', 'show'], {
+      env: { PATH: process.env.PATH, ...env, LOG_LEVEL: 'silent' },
+      encoding: 'utf8',
+    });
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toContain('No pending migrations.');
+    await waitForStatus(ready, 200, 5_000);
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 export interface EmbeddedDatabase {
   /** postgres:// URL of the `postgres` database of the cluster. */
@@ -19,6 +26,11 @@ export interface EmbeddedOptions {
    * shutdown short. The server takes those signals back and stops the cluster itself, after draining requests.
    */
   readonly releaseSignals?: boolean;
+  /**
+   * When a live Tessera process already runs this cluster: connect to it (true, for the CLIs, which run
+   * beside the server) or refuse to start (false, for a second server on the same data directory).
+   */
+  readonly shareRunning?: boolean;
 }
 
 interface Credentials {
@@ -96,7 +108,19 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       mode: 0o600,
     });
   }
-  await stopOrphanedServer(options.dir);
+  const running = runningServer(options.dir);
+  if (running !== undefined && running.owned) {
+    if (options.shareRunning !== true) {
+      throw new Error(
+        `The embedded PostgreSQL in ${options.dir} is in use by another running process (pid ${running.ownerPid}). ` +
+          'Stop that Tessera first, or give this one another DATA_DIR / EMBEDDED_PG_DIR.',
+      );
+    }
+    return { url: urlOf(credentials, running.port), stop: () => Promise.resolve() };
+  }
+  if (running !== undefined) {
+    await stopOrphanedServer(running.pid);
+  }
   await server.start().catch((error: unknown) => {
     throw new Error(
       `The embedded PostgreSQL did not start on 127.0.0.1:${options.port} (${describe(error)}). ` +
@@ -105,23 +129,54 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     );
   });
 
-  const url = `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${options.port}/postgres`;
-  return { url, stop: () => server.stop() };
+  return { url: urlOf(credentials, options.port), stop: () => server.stop() };
+}
+
+function urlOf(credentials: Credentials, port: number): string {
+  return `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`;
+}
+
+interface RunningServer {
+  pid: number;
+  port: number;
+  /** Whether the process that started it is still alive (an orphan's parent is gone). */
+  owned: boolean;
+  ownerPid: number;
+}
+
+/** The PostgreSQL that holds `dir` (from its lock file), if one is alive. */
+function runningServer(dir: string): RunningServer | undefined {
+  const pidFile = join(dir, 'postmaster.pid');
+  if (!existsSync(pidFile)) {
+    return undefined;
+  }
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !isPostgres(pid)) {
+    return undefined; // gone, or the pid now belongs to another program: PostgreSQL clears a stale lock file
+  }
+  const ownerPid = parentOf(pid);
+  // Tessera starts PostgreSQL as a child of its node process; a killed server's child is re-parented to
+  // init or a subreaper, which is not node.
+  const owned = ownerPid > 1 && isNode(ownerPid);
+  return { pid, port: Number(lines[3]), owned, ownerPid };
+}
+
+function parentOf(pid: number): number {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces, so split after the ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
 }
 
 /**
  * A server left running by a process that was killed (SIGKILL, OOM) still holds the data directory.
  * Shut it down cleanly before starting ours, rather than failing on the lock file.
  */
-async function stopOrphanedServer(dir: string): Promise<void> {
-  const pidFile = join(dir, 'postmaster.pid');
-  if (!existsSync(pidFile)) {
-    return;
-  }
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !isPostgres(pid)) {
-    return; // gone, or the pid now belongs to another program: PostgreSQL itself clears a stale lock file
-  }
+async function stopOrphanedServer(pid: number): Promise<void> {
   process.kill(pid, 'SIGINT');
   for (let waited = 0; waited < 15_000 && isAlive(pid); waited += 100) {
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -144,10 +199,23 @@ function assertTraversableByOthers(dir: string): void {
 }
 
 function isPostgres(pid: number): boolean {
+  return commandOf(pid) === 'postgres';
+}
+
+function isNode(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+    return basename(readlinkSync(`/proc/${pid}/exe`)) === 'node';
   } catch {
-    return false;
+    // Without access to exe, the thread name: Node 24 calls its main thread "MainThread".
+    return ['node', 'MainThread'].includes(commandOf(pid) ?? '');
+  }
+}
+
+function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
   }
 }
 

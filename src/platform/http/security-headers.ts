@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 
 import { REQUEST_ID_HEADER } from 'src/platform/http/request-id';
+import { activeTraceId } from 'src/platform/telemetry/trace-id';
 
 // API responses are data, never documents: nothing may load, run or frame them.
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -26,6 +27,8 @@ export function registerResponseHeaders(fastify: FastifyInstance): void {
       'content-security-policy': isDocs ? DOCS_CSP : API_CSP,
       [REQUEST_ID_HEADER]: request.id,
     });
+    // Remember the trace while its span is active: the access log line is written after it ends.
+    (request.raw as { traceId?: string }).traceId = activeTraceId();
     done();
   });
 }

@@ -41,7 +41,10 @@ export const REDACTED_PATHS = [
           level: config.log.level,
           // Fastify has already assigned the id (from X-Request-Id or a new UUID) to the raw request.
           genReqId: (req: IncomingMessage & { id?: string }) => req.id ?? 'unknown',
-          customProps: (req: IncomingMessage & { id?: string }) => ({ requestId: req.id }),
+          customProps: (req: IncomingMessage & { id?: string; traceId?: string }) =>
+            req.traceId === undefined
+              ? { requestId: req.id }
+              : { requestId: req.id, traceId: req.traceId },
           redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
           // Every line, request or not, carries the trace id when tracing is on.
           mixin: () => {

@@ -1,0 +1,89 @@
+import { Injectable, Module, SetMetadata } from '@nestjs/common';
+import type { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import type { ThrottlerLimitDetail, ThrottlerModuleOptions } from '@nestjs/throttler';
+
+import { APP_CONFIG } from 'src/config/app-config';
+import type { AppConfig } from 'src/config/app-config';
+import type { AuthenticatedRequest } from 'src/platform/auth/authenticated.decorator';
+import { DomainError } from 'src/platform/errors/domain-error';
+
+const AUTH_ROUTE = 'tessera:auth-rate-limited';
+
+/** Marks sign-in routes (login, MFA, refresh): limited per client IP by the stricter `auth` budget. */
+export const AuthRateLimited = (): MethodDecorator => SetMetadata(AUTH_ROUTE, true);
+
+export class RateLimited extends DomainError {
+  readonly code = 'RATE_LIMITED';
+  readonly status = 429;
+  constructor(retryAfterSeconds: number) {
+    super(`Too many requests: retry after ${retryAfterSeconds} s.`, {
+      retryAfter: retryAfterSeconds,
+    });
+  }
+}
+
+function limitFor(config: AppConfig, context: ExecutionContext): number {
+  const actor = context.switchToHttp().getRequest<AuthenticatedRequest>().actor;
+  if (actor?.type === 'api-key') {
+    return config.rateLimit.apiKeyPerMinute;
+  }
+  return actor?.type === 'admin'
+    ? config.rateLimit.adminPerMinute
+    : config.rateLimit.anonymousPerMinute;
+}
+
+/**
+ * Rate limits per API key, per admin, and per IP for anonymous callers, each with its own per-minute
+ * budget; sign-in routes also count against a stricter per-IP budget. Headers: `RateLimit-Limit`,
+ * `RateLimit-Remaining`, `RateLimit-Reset`, and `Retry-After` on a 429 problem.
+ * Storage is the throttler's in-memory store by default; a shared store (Redis, PostgreSQL) implementing
+ * `ThrottlerStorage` can be provided instead for several instances.
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  protected override headerPrefix = 'RateLimit';
+
+  protected override getTracker(req: Record<string, unknown>): Promise<string> {
+    const request = req as unknown as AuthenticatedRequest;
+    const actor = request.actor;
+    return Promise.resolve(
+      actor?.id !== null && actor?.id !== undefined
+        ? `${actor.type}:${actor.id}`
+        : `ip:${request.ip}`,
+    );
+  }
+
+  protected override throwThrottlingException(
+    _context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    throw new RateLimited(Math.max(1, Math.ceil(detail.timeToBlockExpire)));
+  }
+}
+
+@Module({
+  imports: [
+    ThrottlerModule.forRootAsync({
+      inject: [APP_CONFIG, Reflector],
+      useFactory: (config: AppConfig, reflector: Reflector): ThrottlerModuleOptions => ({
+        throttlers: [
+          { name: 'default', ttl: 60_000, limit: (context) => limitFor(config, context) },
+          {
+            name: 'auth',
+            ttl: 60_000,
+            limit: config.rateLimit.authPerMinute,
+            getTracker: (req: Record<string, unknown>) =>
+              `ip:${(req as unknown as AuthenticatedRequest).ip}`,
+            skipIf: (context) =>
+              reflector.get<boolean | undefined>(AUTH_ROUTE, context.getHandler()) !== true,
+          },
+        ],
+      }),
+    }),
+  ],
+  providers: [RateLimitGuard],
+  exports: [RateLimitGuard, ThrottlerModule],
+})
+export class RateLimitModule {}
