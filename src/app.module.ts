@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import type { DynamicModule, ForwardReference, Type } from '@nestjs/common';
 
 type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | ForwardReference;
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 
 import type { AppConfig } from 'src/config/app-config';
 import { ConfigModule } from 'src/config/config.module';
@@ -13,9 +13,14 @@ import { HealthModule } from 'src/platform/health/health.module';
 import { LoggingModule } from 'src/platform/logging/logging.module';
 import { OutboxModule } from 'src/platform/outbox/outbox.module';
 import { PlatformModule } from 'src/platform/platform.module';
+import { IdempotencyInterceptor } from 'src/platform/http/idempotency';
 import { RateLimitGuard, RateLimitModule } from 'src/platform/http/rate-limit';
 import { AdminsModule } from 'src/modules/admins/admins.module';
 import { AuditModule } from 'src/modules/audit/audit.module';
+import { CustomerModule } from 'src/modules/customers/customer.module';
+import { EntitlementModule } from 'src/modules/entitlements/entitlement.module';
+import { ProductModule } from 'src/modules/products/product.module';
+import { LicenseModule } from 'src/modules/licenses/license.module';
 
 @Module({})
 export class AppModule {
@@ -37,6 +42,10 @@ export class AppModule {
         HealthModule,
         AuditModule,
         AdminsModule,
+        CustomerModule,
+        ProductModule,
+        EntitlementModule,
+        LicenseModule,
         ...extraImports,
       ],
       providers: [
@@ -44,6 +53,7 @@ export class AppModule {
         { provide: APP_GUARD, useClass: AccessGuard },
         { provide: APP_GUARD, useExisting: RateLimitGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
     };
   }

@@ -5,6 +5,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 
 import { AppModule } from 'src/app.module';
+import { ValidateKeyDto, ValidationResultDto } from 'src/modules/licenses/license.dto';
+import { describeValidationRoute, ValidationRoute } from 'src/modules/licenses/validation.route';
 import type { AppConfig } from 'src/config/app-config';
 import { closeConnectionsWhileClosing } from 'src/platform/http/drain-on-close';
 import { setupOpenApi } from 'src/platform/http/openapi';
@@ -27,6 +29,9 @@ export async function createApp(
     forceCloseConnections: 'idle',
     logger: false,
     genReqId: requestIdFor,
+    // Routes with a JSON schema (the validation hot path) reject unknown properties rather than drop them,
+    // and never coerce types: the same rules as the ValidationPipe elsewhere.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(config, databaseUrl, extraImports),
@@ -45,6 +50,9 @@ export async function createApp(
   // JSON is the only request body the API takes; anything else is a 415 problem, not a silent string.
   fastify.removeContentTypeParser(['text/plain']);
 
+  // The validation hot path bypasses Nest's pipeline (see ValidationRoute); it still gets the hooks above.
+  app.get(ValidationRoute).register(fastify);
+
   app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
@@ -55,7 +63,10 @@ export async function createApp(
       credentials: config.http.corsCredentials,
     });
   }
-  setupOpenApi(app, packageVersion());
+  setupOpenApi(app, packageVersion(), {
+    extraModels: [ValidateKeyDto, ValidationResultDto],
+    describe: describeValidationRoute,
+  });
   await app.init();
   return app;
 }

@@ -51,6 +51,8 @@ export interface AppConfig {
     readonly apiKeyPerMinute: number;
     /** Login, MFA and refresh attempts per client IP. */
     readonly authPerMinute: number;
+    /** License validations per client IP (apps in the field, often many behind one address). */
+    readonly validatePerMinute: number;
   };
   readonly dataDir: string;
   readonly log: {
@@ -152,6 +154,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       adminPerMinute: read.int('RATE_LIMIT_ADMIN_PER_MINUTE', 600, 1, 1_000_000),
       apiKeyPerMinute: read.int('RATE_LIMIT_API_KEY_PER_MINUTE', 6_000, 1, 10_000_000),
       authPerMinute: read.int('RATE_LIMIT_AUTH_PER_MINUTE', 20, 1, 1_000_000),
+      validatePerMinute: read.int('RATE_LIMIT_VALIDATE_PER_MINUTE', 6_000, 1, 100_000_000),
     },
     dataDir,
     log: { level: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info') },

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 
 /**
  * HMAC-SHA256 under HASHING_KEY, for high-entropy bearer secrets (API keys, refresh tokens, recovery codes,
@@ -6,7 +7,12 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  * Passwords, which are low-entropy, use argon2id instead.
  */
 export class KeyedHash {
-  constructor(private readonly key: Buffer) {}
+  // A KeyObject built once: passing raw bytes would rebuild one on every digest (measurable on the hot path).
+  private readonly key: KeyObject;
+
+  constructor(key: Buffer) {
+    this.key = createSecretKey(key);
+  }
 
   digest(purpose: string, value: string): string {
     return createHmac('sha256', this.key).update(`${purpose}\0${value}`).digest('base64url');

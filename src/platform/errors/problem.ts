@@ -111,7 +111,19 @@ export function toProblem(error: unknown): Problem | undefined {
     return problem(error.status, error.code, error.message, { ...error.extensions });
   }
   // Nest may wrap Fastify's own errors (body parsing, limits) in an HttpException: the cause says what failed.
-  const fastify = fastifyClientError(error instanceof HttpException ? error.cause : error);
+  const raw = error instanceof HttpException ? error.cause : error;
+  // Routes validated by a Fastify JSON schema (the hot path) report like the ValidationPipe does.
+  const validation = raw as
+    { code?: unknown; validation?: { instancePath?: string; message?: string }[] } | undefined;
+  if (validation?.code === 'FST_ERR_VALIDATION' && Array.isArray(validation.validation)) {
+    return problem(400, 'VALIDATION_FAILED', 'The request is not valid.', {
+      errors: validation.validation.map(
+        (v) =>
+          `${!v.instancePath ? 'body' : v.instancePath.slice(1).replace(/\//g, '.')} ${v.message ?? 'is invalid'}`,
+      ),
+    });
+  }
+  const fastify = fastifyClientError(raw);
   if (fastify !== undefined) {
     return problem(fastify.status, fastify.code, fastify.detail);
   }

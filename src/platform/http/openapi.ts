@@ -7,7 +7,14 @@ import { DOCS_PATH } from 'src/platform/http/security-headers';
 export const OPENAPI_PATH = '/openapi.json';
 
 /** Builds the OpenAPI document from the controllers and DTOs, and serves it with a browsable UI. */
-export function setupOpenApi(app: INestApplication, version: string): OpenAPIObject {
+export function setupOpenApi(
+  app: INestApplication,
+  version: string,
+  extra: {
+    extraModels?: Array<new (...args: never[]) => object>;
+    describe?: (document: OpenAPIObject) => void;
+  } = {},
+): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Tessera API')
     .setDescription(
@@ -21,7 +28,11 @@ export function setupOpenApi(app: INestApplication, version: string): OpenAPIObj
       description: 'Access token (admins) or API key (integrators)',
     })
     .build();
-  const document = SwaggerModule.createDocument(app, config);
+  const document = SwaggerModule.createDocument(app, config, {
+    extraModels: extra.extraModels ?? [],
+  });
+  // Routes registered on Fastify directly (the validation hot path) describe themselves.
+  extra.describe?.(document);
   SwaggerModule.setup(DOCS_PATH, app, document, {
     jsonDocumentUrl: OPENAPI_PATH,
     yamlDocumentUrl: '/openapi.yaml',

@@ -8,11 +8,16 @@ import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import type { AuthenticatedRequest } from 'src/platform/auth/authenticated.decorator';
 import { DomainError } from 'src/platform/errors/domain-error';
+import { FixedWindowStorage } from 'src/platform/http/fixed-window-storage';
 
-const AUTH_ROUTE = 'tessera:auth-rate-limited';
+const RATE_LIMIT_CLASS = 'tessera:rate-limit-class';
+type RateLimitClass = 'auth' | 'validate';
 
 /** Marks sign-in routes (login, MFA, refresh): limited per client IP by the stricter `auth` budget. */
-export const AuthRateLimited = (): MethodDecorator => SetMetadata(AUTH_ROUTE, true);
+export const AuthRateLimited = (): MethodDecorator => SetMetadata(RATE_LIMIT_CLASS, 'auth');
+
+/** Marks license validation: its own per-IP budget instead of the anonymous one. */
+export const ValidateRateLimited = (): MethodDecorator => SetMetadata(RATE_LIMIT_CLASS, 'validate');
 
 export class RateLimited extends DomainError {
   readonly code = 'RATE_LIMITED';
@@ -23,6 +28,13 @@ export class RateLimited extends DomainError {
     });
   }
 }
+
+function classOf(reflector: Reflector, context: ExecutionContext): RateLimitClass | undefined {
+  return reflector.get<RateLimitClass | undefined>(RATE_LIMIT_CLASS, context.getHandler());
+}
+
+const perIp = (req: Record<string, unknown>): string =>
+  `ip:${(req as unknown as AuthenticatedRequest).ip}`;
 
 function limitFor(config: AppConfig, context: ExecutionContext): number {
   const actor = context.switchToHttp().getRequest<AuthenticatedRequest>().actor;
@@ -38,8 +50,8 @@ function limitFor(config: AppConfig, context: ExecutionContext): number {
  * Rate limits per API key, per admin, and per IP for anonymous callers, each with its own per-minute
  * budget; sign-in routes also count against a stricter per-IP budget. Headers: `RateLimit-Limit`,
  * `RateLimit-Remaining`, `RateLimit-Reset`, and `Retry-After` on a 429 problem.
- * Storage is the throttler's in-memory store by default; a shared store (Redis, PostgreSQL) implementing
- * `ThrottlerStorage` can be provided instead for several instances.
+ * Counting is an O(1) in-memory fixed window (FixedWindowStorage); a shared store (Redis, PostgreSQL)
+ * implementing `ThrottlerStorage` can be provided instead for several instances.
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
@@ -68,16 +80,27 @@ export class RateLimitGuard extends ThrottlerGuard {
     ThrottlerModule.forRootAsync({
       inject: [APP_CONFIG, Reflector],
       useFactory: (config: AppConfig, reflector: Reflector): ThrottlerModuleOptions => ({
+        storage: new FixedWindowStorage(),
         throttlers: [
-          { name: 'default', ttl: 60_000, limit: (context) => limitFor(config, context) },
+          {
+            name: 'default',
+            ttl: 60_000,
+            limit: (context) => limitFor(config, context),
+            skipIf: (context) => classOf(reflector, context) === 'validate',
+          },
           {
             name: 'auth',
             ttl: 60_000,
             limit: config.rateLimit.authPerMinute,
-            getTracker: (req: Record<string, unknown>) =>
-              `ip:${(req as unknown as AuthenticatedRequest).ip}`,
-            skipIf: (context) =>
-              reflector.get<boolean | undefined>(AUTH_ROUTE, context.getHandler()) !== true,
+            getTracker: perIp,
+            skipIf: (context) => classOf(reflector, context) !== 'auth',
+          },
+          {
+            name: 'validate',
+            ttl: 60_000,
+            limit: config.rateLimit.validatePerMinute,
+            getTracker: perIp,
+            skipIf: (context) => classOf(reflector, context) !== 'validate',
           },
         ],
       }),

@@ -1,0 +1,221 @@
+import { isDeepStrictEqual } from 'node:util';
+
+import { Injectable } from '@nestjs/common';
+import { isUUID } from 'class-validator';
+import type { EntityManager } from 'typeorm';
+
+import type {
+  CreateCustomerDto,
+  CustomerDto,
+  CustomerListDto,
+  CustomerListQueryDto,
+  UpdateCustomerDto,
+} from 'src/modules/customers/customer.dto';
+import type { CustomerEntity } from 'src/modules/customers/customer.entity';
+import {
+  CustomerErased,
+  CustomerHasLicenses,
+  CustomerNotFound,
+  StaleVersion,
+} from 'src/modules/customers/customer.errors';
+import { CustomerRepository } from 'src/modules/customers/customer.repository';
+import { AuditService } from 'src/modules/audit/audit.service';
+import type { Actor } from 'src/platform/auth/actor';
+import { Clock } from 'src/platform/clock';
+import { decodeCursor, InvalidCursor, page } from 'src/platform/http/pagination';
+import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
+
+export const ERASED_NAME = 'Erased customer';
+
+// Everything a customer row says about a person. The audit log is append-only and cannot forget, so
+// customer events name the fields that changed and never hold their values: erasure then leaves none behind.
+const PERSONAL_FIELDS = ['name', 'email', 'externalId', 'metadata'] as const;
+type PersonalData = Pick<CustomerEntity, (typeof PERSONAL_FIELDS)[number]>;
+
+/** The customers licenses are issued to: CRUD, lookup by billing id, and GDPR erasure. */
+@Injectable()
+export class CustomerService {
+  constructor(
+    private readonly customers: CustomerRepository,
+    private readonly outbox: OutboxRepository,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(actor: Actor, input: CreateCustomerDto): Promise<CustomerDto> {
+    return this.customers.transaction(async (tx) => {
+      const customer = await this.customers.create(tx, {
+        name: input.name.trim(),
+        email: input.email,
+        externalId: input.externalId ?? null,
+        metadata: input.metadata ?? {},
+        erasedAt: null,
+      });
+      const dto = toCustomerDto(customer);
+      await this.outbox.add(tx, event('customer.created', dto));
+      await this.audit.record(tx, actor, {
+        action: 'customer.created',
+        targetType: 'customer',
+        targetId: customer.id,
+        metadata: { fields: filledFields(customer) },
+      });
+      return dto;
+    });
+  }
+
+  async list(query: CustomerListQueryDto): Promise<CustomerListDto> {
+    const rows = await this.customers.findMany(
+      { email: query.email, externalId: query.externalId, q: query.q },
+      query.limit + 1,
+      afterIdOf(query.cursor),
+    );
+    return page(rows, query.limit, toCustomerDto, (row) => ({ id: row.id }));
+  }
+
+  async get(id: string): Promise<CustomerDto> {
+    return toCustomerDto(await this.require(undefined, id));
+  }
+
+  /** For other modules (licenses): 404 CUSTOMER_NOT_FOUND unless the customer exists, inside `tx` if given. */
+  async requireExists(tx: EntityManager | undefined, id: string): Promise<CustomerDto> {
+    return toCustomerDto(await this.require(tx, id));
+  }
+
+  async update(
+    actor: Actor,
+    id: string,
+    version: number,
+    changes: UpdateCustomerDto,
+  ): Promise<CustomerDto> {
+    return this.customers.transaction(async (tx) => {
+      const customer = await this.require(tx, id, true);
+      if (customer.version !== version) {
+        throw new StaleVersion();
+      }
+      if (customer.erasedAt !== null) {
+        throw new CustomerErased();
+      }
+      const next: PersonalData = {
+        name: changes.name?.trim() ?? customer.name,
+        email: changes.email ?? customer.email,
+        externalId: changes.externalId === undefined ? customer.externalId : changes.externalId,
+        metadata: changes.metadata ?? customer.metadata,
+      };
+      const fields = PERSONAL_FIELDS.filter((f) => !isDeepStrictEqual(customer[f], next[f]));
+      if (fields.length === 0) {
+        return toCustomerDto(customer);
+      }
+      const saved = await this.customers.save(tx, Object.assign(customer, next));
+      const dto = toCustomerDto(saved);
+      await this.outbox.add(tx, event('customer.updated', dto));
+      await this.audit.record(tx, actor, {
+        action: 'customer.updated',
+        targetType: 'customer',
+        targetId: id,
+        metadata: { fields },
+      });
+      return dto;
+    });
+  }
+
+  /** Only customers no license references; others can be erased instead. */
+  async delete(actor: Actor, id: string): Promise<void> {
+    await this.customers.transaction(async (tx) => {
+      const customer = await this.require(tx, id, true);
+      if (await this.customers.hasLicenses(tx, id)) {
+        throw new CustomerHasLicenses();
+      }
+      await this.customers.delete(tx, id);
+      await this.outbox.add(tx, event('customer.deleted', toCustomerDto(customer)));
+      await this.audit.record(tx, actor, {
+        action: 'customer.deleted',
+        targetType: 'customer',
+        targetId: id,
+      });
+    });
+  }
+
+  /**
+   * GDPR erasure: anonymises the row and keeps it, so licenses and the audit trail still point somewhere.
+   * Erasing an erased customer changes nothing and records nothing.
+   */
+  async erase(actor: Actor, id: string): Promise<CustomerDto> {
+    return this.customers.transaction(async (tx) => {
+      const customer = await this.require(tx, id, true);
+      if (customer.erasedAt !== null) {
+        return toCustomerDto(customer);
+      }
+      const erasedFields = filledFields(customer);
+      const saved = await this.customers.save(
+        tx,
+        Object.assign(customer, {
+          name: ERASED_NAME,
+          email: null,
+          externalId: null,
+          metadata: {},
+          erasedAt: this.clock.now(),
+        }),
+      );
+      const dto = toCustomerDto(saved);
+      await this.outbox.add(tx, event('customer.erased', dto));
+      await this.audit.record(tx, actor, {
+        action: 'customer.erased',
+        targetType: 'customer',
+        targetId: id,
+        before: { erasedAt: null },
+        after: { erasedAt: dto.erasedAt },
+        metadata: { erasedFields },
+      });
+      return dto;
+    });
+  }
+
+  private async require(
+    tx: EntityManager | undefined,
+    id: string,
+    lock = false,
+  ): Promise<CustomerEntity> {
+    const customer = await this.customers.getById(tx, id, lock);
+    if (customer === null) {
+      throw new CustomerNotFound();
+    }
+    return customer;
+  }
+}
+
+function toCustomerDto(customer: CustomerEntity): CustomerDto {
+  return {
+    id: customer.id,
+    name: customer.name,
+    email: customer.email,
+    externalId: customer.externalId,
+    metadata: customer.metadata,
+    erasedAt: customer.erasedAt?.toISOString() ?? null,
+    createdAt: customer.createdAt.toISOString(),
+    updatedAt: customer.updatedAt.toISOString(),
+    version: customer.version,
+  };
+}
+
+/** The personal fields holding something. */
+function filledFields(customer: PersonalData): string[] {
+  return PERSONAL_FIELDS.filter((field) => {
+    const value = customer[field];
+    return value !== null && !(typeof value === 'object' && Object.keys(value).length === 0);
+  });
+}
+
+function event(type: string, customer: CustomerDto) {
+  return { type, aggregateType: 'customer', aggregateId: customer.id, data: { ...customer } };
+}
+
+function afterIdOf(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) {
+    return undefined;
+  }
+  const { id } = decodeCursor(cursor, ['id']);
+  if (!isUUID(id)) {
+    throw new InvalidCursor();
+  }
+  return id;
+}

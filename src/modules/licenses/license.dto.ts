@@ -1,0 +1,309 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+import { VALIDATION_CODES } from 'src/modules/licenses/license-validation';
+import type { LicenseStatus } from 'src/modules/licenses/license-validation';
+import { PageQueryDto } from 'src/platform/http/pagination';
+
+const EXPIRATION = ['RESTRICT_ACCESS', 'REVOKE_ACCESS', 'MAINTAIN_ACCESS', 'ALLOW_ACCESS'] as const;
+const OVERAGE = ['NO_OVERAGE', 'ALLOW_1_25X', 'ALLOW_1_5X', 'ALLOW_2X', 'ALWAYS_ALLOW'] as const;
+const STATUSES = ['ACTIVE', 'EXPIRING', 'EXPIRED', 'SUSPENDED', 'REVOKED'] as const;
+const TEN_YEARS = 10 * 365 * 86_400;
+
+// ---- Policies ----------------------------------------------------------------------------------------
+
+export class CreatePolicyDto {
+  @ApiProperty() @IsUUID() productId: string;
+  @ApiProperty() @IsString() @Length(1, 200) name: string;
+
+  @ApiPropertyOptional({ description: 'License lifetime in seconds; absent or null: perpetual' })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(TEN_YEARS)
+  durationSeconds?: number | null;
+
+  @ApiPropertyOptional({ enum: EXPIRATION, default: 'RESTRICT_ACCESS' })
+  @IsOptional()
+  @IsIn(EXPIRATION)
+  expirationStrategy?: (typeof EXPIRATION)[number];
+
+  @ApiPropertyOptional({
+    description: 'Floating (any machines up to maxMachines) or node-locked',
+    default: false,
+  })
+  @IsOptional()
+  @IsBoolean()
+  floating?: boolean;
+
+  @ApiPropertyOptional({ description: 'Absent: 1 when node-locked, unlimited when floating' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  maxMachines?: number | null;
+
+  @ApiPropertyOptional({ enum: OVERAGE, default: 'NO_OVERAGE' })
+  @IsOptional()
+  @IsIn(OVERAGE)
+  overageStrategy?: (typeof OVERAGE)[number];
+
+  @ApiPropertyOptional({ default: false }) @IsOptional() @IsBoolean() requireHeartbeat?: boolean;
+
+  @ApiPropertyOptional({
+    description: 'A machine without a heartbeat for this long is dead (and culled when floating)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(86_400 * 30)
+  heartbeatDurationSeconds?: number | null;
+
+  @ApiPropertyOptional({ default: false }) @IsOptional() @IsBoolean() requireCheckIn?: boolean;
+  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(60) @Max(TEN_YEARS) checkInIntervalSeconds?:
+    number | null;
+  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(0) @Max(2_000_000_000) maxUses?: number | null;
+
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'Entitlement codes every license of the policy carries',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  entitlements?: string[];
+
+  @ApiPropertyOptional({ type: Object }) @IsOptional() @IsObject() metadata?: Record<
+    string,
+    unknown
+  >;
+}
+
+export class PolicyDto {
+  @ApiProperty() id: string;
+  @ApiProperty() productId: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ nullable: true, type: Number }) durationSeconds: number | null;
+  @ApiProperty({ enum: EXPIRATION }) expirationStrategy: string;
+  @ApiProperty() floating: boolean;
+  @ApiProperty({ nullable: true, type: Number }) maxMachines: number | null;
+  @ApiProperty({ enum: OVERAGE }) overageStrategy: string;
+  @ApiProperty() requireHeartbeat: boolean;
+  @ApiProperty({ nullable: true, type: Number }) heartbeatDurationSeconds: number | null;
+  @ApiProperty() requireCheckIn: boolean;
+  @ApiProperty({ nullable: true, type: Number }) checkInIntervalSeconds: number | null;
+  @ApiProperty({ nullable: true, type: Number }) maxUses: number | null;
+  @ApiProperty({ type: [String] }) entitlements: string[];
+  @ApiProperty({ type: Object }) metadata: Record<string, unknown>;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() version: number;
+}
+
+export class PolicyListDto {
+  @ApiProperty({ type: [PolicyDto] }) data: PolicyDto[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
+}
+
+// ---- Licenses ----------------------------------------------------------------------------------------
+
+export class IssueLicenseDto {
+  @ApiProperty() @IsUUID() policyId: string;
+  @ApiProperty() @IsUUID() customerId: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 200) name?: string;
+
+  @ApiPropertyOptional({ description: 'Overrides the policy duration' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  expiresAt?: string;
+
+  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(1) @Max(1_000_000) maxMachines?: number;
+  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(0) @Max(2_000_000_000) maxUses?: number;
+
+  @ApiPropertyOptional({ type: [String], description: "Entitlement codes beyond the policy's" })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  entitlements?: string[];
+
+  @ApiPropertyOptional({ type: Object }) @IsOptional() @IsObject() metadata?: Record<
+    string,
+    unknown
+  >;
+}
+
+export class LicenseDto {
+  @ApiProperty() id: string;
+  @ApiProperty() policyId: string;
+  @ApiProperty() customerId: string;
+  @ApiProperty({ description: 'First group of the key' }) keyPrefix: string;
+  @ApiProperty({ nullable: true, type: String }) name: string | null;
+  @ApiProperty({ enum: STATUSES }) status: LicenseStatus;
+  @ApiProperty({ nullable: true, type: String }) expiresAt: string | null;
+  @ApiProperty({ nullable: true, type: Number }) maxMachines: number | null;
+  @ApiProperty({ nullable: true, type: Number }) maxUses: number | null;
+  @ApiProperty() uses: number;
+  @ApiProperty({ type: [String], description: 'Policy and license entitlements' })
+  entitlements: string[];
+  @ApiProperty({ nullable: true, type: String }) lastCheckInAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) lastValidatedAt: string | null;
+  @ApiProperty({ type: Object }) metadata: Record<string, unknown>;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() version: number;
+}
+
+export class IssuedLicenseDto extends LicenseDto {
+  @ApiProperty({ description: 'The license key, shown this once' }) key: string;
+}
+
+export class LicenseListDto {
+  @ApiProperty({ type: [LicenseDto] }) data: LicenseDto[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
+}
+
+export class LicenseQueryDto extends PageQueryDto {
+  @ApiPropertyOptional() @IsOptional() @IsUUID() customerId?: string;
+  @ApiPropertyOptional() @IsOptional() @IsUUID() policyId?: string;
+  @ApiPropertyOptional({ enum: ['ACTIVE', 'SUSPENDED', 'REVOKED'] })
+  @IsOptional()
+  @IsIn(['ACTIVE', 'SUSPENDED', 'REVOKED'])
+  status?: 'ACTIVE' | 'SUSPENDED' | 'REVOKED';
+}
+
+export class UpdateLicenseDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 200) name?: string;
+  @ApiPropertyOptional({ nullable: true, type: Number })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxMachines?: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number }) @IsOptional() @IsInt() @Min(0) maxUses?:
+    number | null;
+  @ApiPropertyOptional({ type: Object }) @IsOptional() @IsObject() metadata?: Record<
+    string,
+    unknown
+  >;
+}
+
+export class ChangePolicyDto {
+  @ApiProperty() @IsUUID() policyId: string;
+}
+
+export class EntitlementCodesDto {
+  @ApiProperty({ type: [String] })
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  entitlements: string[];
+}
+
+export class UsageDto {
+  @ApiPropertyOptional({ default: 1 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  amount?: number;
+}
+
+// ---- Machines ----------------------------------------------------------------------------------------
+
+export class ActivateMachineDto {
+  @ApiProperty() @IsUUID() licenseId: string;
+  @ApiProperty({ description: 'A stable identifier of the machine computed by the app' })
+  @IsString()
+  @Length(1, 255)
+  fingerprint: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) name?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(100) platform?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(255) hostname?: string;
+  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(1) @Max(100_000) cores?: number;
+}
+
+export class MachineDto {
+  @ApiProperty() id: string;
+  @ApiProperty() licenseId: string;
+  @ApiProperty() fingerprint: string;
+  @ApiProperty({ nullable: true, type: String }) name: string | null;
+  @ApiProperty({ nullable: true, type: String }) platform: string | null;
+  @ApiProperty({ nullable: true, type: String }) hostname: string | null;
+  @ApiProperty({ nullable: true, type: Number }) cores: number | null;
+  @ApiProperty({ nullable: true, type: String }) lastHeartbeatAt: string | null;
+  @ApiProperty() createdAt: string;
+}
+
+export class MachineListDto {
+  @ApiProperty({ type: [MachineDto] }) data: MachineDto[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
+}
+
+export class MachineQueryDto extends PageQueryDto {
+  @ApiProperty() @IsUUID() licenseId: string;
+}
+
+// ---- Validation --------------------------------------------------------------------------------------
+
+export class ValidationScopeDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 255) fingerprint?: string;
+  @ApiPropertyOptional({ description: 'Product id or code' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  product?: string;
+  @ApiPropertyOptional({ type: [String] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  entitlements?: string[];
+}
+
+export class ValidateKeyDto {
+  @ApiProperty({ description: 'The license key' }) @IsString() @Length(1, 128) key: string;
+  @ApiPropertyOptional({ type: ValidationScopeDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ValidationScopeDto)
+  scope?: ValidationScopeDto;
+  @ApiPropertyOptional({ description: 'Echoed back, to bind the answer to this request' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  nonce?: string;
+}
+
+export class ValidatedLicenseDto {
+  @ApiProperty() id: string;
+  @ApiProperty({ enum: STATUSES }) status: LicenseStatus;
+  @ApiProperty({ nullable: true, type: String }) expiry: string | null;
+  @ApiProperty({ type: [String] }) entitlements: string[];
+  @ApiProperty({ type: Object, description: 'Policy summary' }) policy: Record<string, unknown>;
+}
+
+export class ValidationResultDto {
+  @ApiProperty() valid: boolean;
+  @ApiProperty({ enum: VALIDATION_CODES, description: 'First failing check, in documented order' })
+  code: string;
+  @ApiProperty() detail: string;
+  @ApiProperty({ type: ValidatedLicenseDto, nullable: true }) license: ValidatedLicenseDto | null;
+  @ApiProperty({ nullable: true, type: String }) nonce: string | null;
+  @ApiProperty() validatedAt: string;
+}

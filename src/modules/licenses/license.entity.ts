@@ -1,0 +1,75 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+  VersionColumn,
+} from 'typeorm';
+
+import type {
+  BaseStatus,
+  ExpirationStrategy,
+  OverageStrategy,
+} from 'src/modules/licenses/license-validation';
+
+/** A template (SKU) licenses are issued from. */
+@Entity({ name: 'policies' })
+export class PolicyEntity {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column({ type: 'uuid' }) productId: string;
+  @Column({ type: 'text' }) name: string;
+  /** Null: perpetual. */
+  @Column({ type: 'integer', nullable: true }) durationSeconds: number | null;
+  @Column({ type: 'text' }) expirationStrategy: ExpirationStrategy;
+  /** Floating: any machines up to the limit; otherwise node-locked. */
+  @Column({ type: 'boolean' }) floating: boolean;
+  @Column({ type: 'integer', nullable: true }) maxMachines: number | null;
+  @Column({ type: 'text' }) overageStrategy: OverageStrategy;
+  @Column({ type: 'boolean' }) requireHeartbeat: boolean;
+  @Column({ type: 'integer', nullable: true }) heartbeatDurationSeconds: number | null;
+  @Column({ type: 'boolean' }) requireCheckIn: boolean;
+  @Column({ type: 'integer', nullable: true }) checkInIntervalSeconds: number | null;
+  @Column({ type: 'integer', nullable: true }) maxUses: number | null;
+  @Column({ type: 'jsonb' }) metadata: Record<string, unknown>;
+  @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
+  @VersionColumn() version: number;
+}
+
+@Entity({ name: 'licenses' })
+export class LicenseEntity {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column({ type: 'uuid' }) policyId: string;
+  @Column({ type: 'uuid' }) customerId: string;
+  /** Keyed hash of the key: the key itself is shown once, at issue. */
+  @Column({ type: 'text' }) keyHash: string;
+  @Column({ type: 'text' }) keyPrefix: string;
+  @Column({ type: 'text', nullable: true }) name: string | null;
+  /** Stored status; EXPIRING and EXPIRED are derived from expiresAt and the time. */
+  @Column({ type: 'text' }) status: BaseStatus;
+  @Column({ type: 'timestamptz', nullable: true }) expiresAt: Date | null;
+  @Column({ type: 'integer', nullable: true }) maxMachinesOverride: number | null;
+  @Column({ type: 'integer', nullable: true }) maxUsesOverride: number | null;
+  @Column({ type: 'integer' }) uses: number;
+  @Column({ type: 'timestamptz', nullable: true }) lastCheckInAt: Date | null;
+  @Column({ type: 'timestamptz', nullable: true }) lastValidatedAt: Date | null;
+  @Column({ type: 'jsonb' }) metadata: Record<string, unknown>;
+  @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
+  @VersionColumn() version: number;
+}
+
+/** An activation of a license on one machine, identified by the app's fingerprint. */
+@Entity({ name: 'machines' })
+export class MachineEntity {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column({ type: 'uuid' }) licenseId: string;
+  @Column({ type: 'text' }) fingerprint: string;
+  @Column({ type: 'text', nullable: true }) name: string | null;
+  @Column({ type: 'text', nullable: true }) platform: string | null;
+  @Column({ type: 'text', nullable: true }) hostname: string | null;
+  @Column({ type: 'integer', nullable: true }) cores: number | null;
+  @Column({ type: 'timestamptz', nullable: true }) lastHeartbeatAt: Date | null;
+  @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
+}

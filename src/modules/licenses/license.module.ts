@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+
+import { EntitlementModule } from 'src/modules/entitlements/entitlement.module';
+import { LicenseActionsController } from 'src/modules/licenses/license-actions.controller';
+import { LicenseController } from 'src/modules/licenses/license.controller';
+import { LicenseEntity, MachineEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
+import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { LicenseService } from 'src/modules/licenses/license.service';
+import { MachineController } from 'src/modules/licenses/machine.controller';
+import { MachineService } from 'src/modules/licenses/machine.service';
+import { PolicyController } from 'src/modules/licenses/policy.controller';
+import { PolicyService } from 'src/modules/licenses/policy.service';
+import { ValidationRoute } from 'src/modules/licenses/validation.route';
+import { ValidationService } from 'src/modules/licenses/validation.service';
+
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([PolicyEntity, LicenseEntity, MachineEntity]),
+    EntitlementModule,
+  ],
+  controllers: [PolicyController, LicenseController, LicenseActionsController, MachineController],
+  // The validation hot path is ValidationRoute, a plain Fastify route registered by createApp.
+  providers: [
+    LicenseRepository,
+    PolicyService,
+    LicenseService,
+    MachineService,
+    ValidationService,
+    ValidationRoute,
+  ],
+  exports: [LicenseService, ValidationService, ValidationRoute],
+})
+export class LicenseModule {}

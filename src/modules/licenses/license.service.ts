@@ -1,0 +1,406 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+import { AuditService } from 'src/modules/audit/audit.service';
+import { EntitlementService } from 'src/modules/entitlements/entitlement.service';
+import { foreignKeyViolation, StaleVersion } from 'src/modules/licenses/license-db-errors';
+import {
+  licenseKeyPrefix,
+  newLicenseKey,
+  normaliseLicenseKey,
+} from 'src/modules/licenses/license-key';
+import { effectiveStatus } from 'src/modules/licenses/license-validation';
+import type {
+  IssuedLicenseDto,
+  IssueLicenseDto,
+  LicenseDto,
+  UpdateLicenseDto,
+} from 'src/modules/licenses/license.dto';
+import type { LicenseEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
+import {
+  CustomerNotFound,
+  InvalidLicenseState,
+  LicenseNotFound,
+  PolicyProductMismatch,
+  UsageLimitExceeded,
+} from 'src/modules/licenses/license.errors';
+import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { PolicyService } from 'src/modules/licenses/policy.service';
+import type { Actor } from 'src/platform/auth/actor';
+import { Clock } from 'src/platform/clock';
+import { KeyedHash } from 'src/platform/crypto/keyed-hash';
+import { decodeCursor, page } from 'src/platform/http/pagination';
+import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
+
+export const LICENSE_KEY_PURPOSE = 'license-key';
+
+interface Mutation {
+  action: string;
+  change: (
+    license: LicenseEntity,
+    policy: PolicyEntity,
+    tx: EntityManager,
+  ) => Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
+}
+
+/** Issuing licenses and their lifecycle: every action locks the license row, so actions on one license serialise. */
+@Injectable()
+export class LicenseService {
+  constructor(
+    private readonly repository: LicenseRepository,
+    private readonly policies: PolicyService,
+    private readonly entitlements: EntitlementService,
+    private readonly audit: AuditService,
+    private readonly outbox: OutboxRepository,
+    private readonly hash: KeyedHash,
+    private readonly clock: Clock,
+  ) {}
+
+  keyHash(key: string): string {
+    return this.hash.digest(LICENSE_KEY_PURPOSE, normaliseLicenseKey(key));
+  }
+
+  async issue(actor: Actor, input: IssueLicenseDto): Promise<IssuedLicenseDto> {
+    const extra = await this.entitlements.requireByCodes(input.entitlements ?? []);
+    const key = newLicenseKey();
+    try {
+      return await this.repository.transaction(async (tx) => {
+        const policy = await this.policies.require(tx, input.policyId);
+        const now = this.clock.now();
+        const expiresAt =
+          input.expiresAt !== undefined
+            ? new Date(input.expiresAt)
+            : policy.durationSeconds === null
+              ? null
+              : new Date(now.getTime() + policy.durationSeconds * 1000);
+        const license = await this.repository.createLicense(tx, {
+          policyId: policy.id,
+          customerId: input.customerId,
+          keyHash: this.keyHash(key),
+          keyPrefix: licenseKeyPrefix(key),
+          name: input.name ?? null,
+          status: 'ACTIVE',
+          expiresAt,
+          maxMachinesOverride: input.maxMachines ?? null,
+          maxUsesOverride: input.maxUses ?? null,
+          uses: 0,
+          // Check-in intervals count from issue.
+          lastCheckInAt: now,
+          lastValidatedAt: null,
+          metadata: input.metadata ?? {},
+        });
+        if (extra.length > 0) {
+          await this.repository.addLicenseEntitlements(
+            tx,
+            license.id,
+            extra.map((e) => e.id),
+          );
+        }
+        const dto = await this.toDto(tx, license, policy);
+        await this.record(tx, actor, 'license.created', null, dto);
+        return { ...dto, key };
+      });
+    } catch (error) {
+      throw foreignKeyViolation(error, 'fk_licenses_customer') ? new CustomerNotFound() : error;
+    }
+  }
+
+  async get(id: string): Promise<LicenseDto> {
+    const license = await this.repository.getLicense(undefined, id);
+    if (license === null) {
+      throw new LicenseNotFound();
+    }
+    return this.toDto(undefined, license, await this.policies.require(undefined, license.policyId));
+  }
+
+  async list(
+    limit: number,
+    cursor: string | undefined,
+    filter: { customerId?: string; policyId?: string; status?: string },
+  ) {
+    const afterId = cursor === undefined ? undefined : decodeCursor(cursor, ['id']).id;
+    const rows = await this.repository.findLicenses(limit + 1, afterId, filter);
+    const visible = rows.slice(0, limit);
+    const codes = await this.repository.licenseEntitlementCodes(
+      undefined,
+      visible.map((r) => r.id),
+    );
+    const policies = new Map<string, PolicyEntity>();
+    for (const row of visible) {
+      if (!policies.has(row.policyId)) {
+        policies.set(row.policyId, await this.policies.require(undefined, row.policyId));
+      }
+    }
+    const now = this.clock.now();
+    return page(
+      rows,
+      limit,
+      (row) => toLicenseDto(row, policies.get(row.policyId)!, codes.get(row.id) ?? [], now),
+      (row) => ({ id: row.id }),
+    );
+  }
+
+  update(actor: Actor, id: string, version: number, input: UpdateLicenseDto): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.updated',
+      change: (license) => {
+        if (license.version !== version) {
+          throw new StaleVersion();
+        }
+        if (input.name !== undefined) {
+          license.name = input.name;
+        }
+        if (input.maxMachines !== undefined) {
+          license.maxMachinesOverride = input.maxMachines;
+        }
+        if (input.maxUses !== undefined) {
+          license.maxUsesOverride = input.maxUses;
+        }
+        if (input.metadata !== undefined) {
+          license.metadata = input.metadata;
+        }
+      },
+    });
+  }
+
+  suspend(actor: Actor, id: string): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.suspended',
+      change: (license) => {
+        this.requireStatus(
+          license,
+          'ACTIVE',
+          'LICENSE_NOT_ACTIVE',
+          'Only an active license can be suspended.',
+        );
+        license.status = 'SUSPENDED';
+      },
+    });
+  }
+
+  reinstate(actor: Actor, id: string): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.reinstated',
+      change: (license) => {
+        this.requireStatus(
+          license,
+          'SUSPENDED',
+          'LICENSE_NOT_SUSPENDED',
+          'Only a suspended license can be reinstated.',
+        );
+        license.status = 'ACTIVE';
+      },
+    });
+  }
+
+  revoke(actor: Actor, id: string): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.revoked',
+      change: (license) => {
+        if (license.status === 'REVOKED') {
+          throw new InvalidLicenseState(
+            'LICENSE_ALREADY_REVOKED',
+            'The license is already revoked.',
+          );
+        }
+        license.status = 'REVOKED';
+      },
+    });
+  }
+
+  /** Extends by the policy's duration, from the current expiry or from now if already expired. */
+  renew(actor: Actor, id: string): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.renewed',
+      change: (license, policy) => {
+        if (license.status === 'REVOKED') {
+          throw new InvalidLicenseState('LICENSE_REVOKED', 'A revoked license cannot be renewed.');
+        }
+        if (policy.durationSeconds === null || license.expiresAt === null) {
+          throw new InvalidLicenseState(
+            'LICENSE_PERPETUAL',
+            'A perpetual license has nothing to renew.',
+          );
+        }
+        const from = Math.max(license.expiresAt.getTime(), this.clock.now().getTime());
+        license.expiresAt = new Date(from + policy.durationSeconds * 1000);
+      },
+    });
+  }
+
+  checkIn(actor: Actor, id: string): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.checked-in',
+      change: (license) => {
+        if (license.status === 'REVOKED') {
+          throw new InvalidLicenseState('LICENSE_REVOKED', 'A revoked license cannot check in.');
+        }
+        license.lastCheckInAt = this.clock.now();
+      },
+    });
+  }
+
+  changePolicy(actor: Actor, id: string, policyId: string): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.policy-changed',
+      change: async (license, current, tx) => {
+        const next = await this.policies.require(tx, policyId);
+        if (next.productId !== current.productId) {
+          throw new PolicyProductMismatch();
+        }
+        license.policyId = next.id;
+      },
+    });
+  }
+
+  attachEntitlements(actor: Actor, id: string, codes: string[]): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.entitlements-attached',
+      change: async (license, _policy, tx) => {
+        const found = await this.entitlements.requireByCodes(codes);
+        await this.repository.addLicenseEntitlements(
+          tx,
+          license.id,
+          found.map((e) => e.id),
+        );
+        return { entitlements: codes };
+      },
+    });
+  }
+
+  detachEntitlements(actor: Actor, id: string, codes: string[]): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.entitlements-detached',
+      change: async (license, _policy, tx) => {
+        const found = await this.entitlements.requireByCodes(codes);
+        await this.repository.removeLicenseEntitlements(
+          tx,
+          license.id,
+          found.map((e) => e.id),
+        );
+        return { entitlements: codes };
+      },
+    });
+  }
+
+  /** Uses never pass the limit, however many increments race: the row lock serialises them. */
+  incrementUsage(actor: Actor, id: string, amount: number): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.usage-incremented',
+      change: (license, policy) => {
+        const max = license.maxUsesOverride ?? policy.maxUses;
+        if (max !== null && license.uses + amount > max) {
+          throw new UsageLimitExceeded(max);
+        }
+        license.uses += amount;
+        return { amount };
+      },
+    });
+  }
+
+  decrementUsage(actor: Actor, id: string, amount: number): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.usage-decremented',
+      change: (license) => {
+        license.uses = Math.max(0, license.uses - amount);
+        return { amount };
+      },
+    });
+  }
+
+  resetUsage(actor: Actor, id: string): Promise<LicenseDto> {
+    return this.mutate(actor, id, {
+      action: 'license.usage-reset',
+      change: (license) => {
+        license.uses = 0;
+      },
+    });
+  }
+
+  /** Loads and locks the license, applies the change, and writes outbox + audit in the same transaction. */
+  private mutate(actor: Actor, id: string, mutation: Mutation): Promise<LicenseDto> {
+    return this.repository.transaction(async (tx) => {
+      const license = await this.repository.getLicense(tx, id, true);
+      if (license === null) {
+        throw new LicenseNotFound();
+      }
+      const policy = await this.policies.require(tx, license.policyId);
+      const before = await this.toDto(tx, license, policy);
+      const metadata = (await mutation.change(license, policy, tx)) ?? undefined;
+      const saved = await this.repository.saveLicense(tx, license);
+      const after = await this.toDto(tx, saved, await this.policies.require(tx, saved.policyId));
+      await this.record(tx, actor, mutation.action, before, after, metadata);
+      return after;
+    });
+  }
+
+  private requireStatus(
+    license: LicenseEntity,
+    status: LicenseEntity['status'],
+    code: string,
+    message: string,
+  ): void {
+    if (license.status !== status) {
+      throw new InvalidLicenseState(code, message);
+    }
+  }
+
+  private async toDto(
+    tx: EntityManager | undefined,
+    license: LicenseEntity,
+    policy: PolicyEntity,
+  ): Promise<LicenseDto> {
+    const codes = await this.repository.licenseEntitlementCodes(tx, [license.id]);
+    return toLicenseDto(license, policy, codes.get(license.id) ?? [], this.clock.now());
+  }
+
+  private async record(
+    tx: EntityManager,
+    actor: Actor,
+    action: string,
+    before: LicenseDto | null,
+    after: LicenseDto,
+    metadata?: Record<string, unknown>,
+  ): Promise<void> {
+    await this.outbox.add(tx, {
+      type: action,
+      aggregateType: 'license',
+      aggregateId: after.id,
+      data: { ...after },
+    });
+    await this.audit.record(tx, actor, {
+      action,
+      targetType: 'license',
+      targetId: after.id,
+      before: before && { ...before },
+      after: { ...after },
+      metadata,
+    });
+  }
+}
+
+export function toLicenseDto(
+  license: LicenseEntity,
+  policy: PolicyEntity,
+  entitlements: string[],
+  now: Date,
+): LicenseDto {
+  return {
+    id: license.id,
+    policyId: license.policyId,
+    customerId: license.customerId,
+    keyPrefix: license.keyPrefix,
+    name: license.name,
+    status: effectiveStatus(license.status, license.expiresAt, now),
+    expiresAt: license.expiresAt?.toISOString() ?? null,
+    maxMachines: license.maxMachinesOverride ?? policy.maxMachines,
+    maxUses: license.maxUsesOverride ?? policy.maxUses,
+    uses: license.uses,
+    entitlements,
+    lastCheckInAt: license.lastCheckInAt?.toISOString() ?? null,
+    lastValidatedAt: license.lastValidatedAt?.toISOString() ?? null,
+    metadata: license.metadata,
+    createdAt: license.createdAt.toISOString(),
+    version: license.version,
+  };
+}

@@ -1,0 +1,203 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+import { AuditService } from 'src/modules/audit/audit.service';
+import { uniqueViolation } from 'src/modules/licenses/license-db-errors';
+import { machineAllowance } from 'src/modules/licenses/license-validation';
+import type { ActivateMachineDto, MachineDto } from 'src/modules/licenses/license.dto';
+import type { MachineEntity } from 'src/modules/licenses/license.entity';
+import {
+  FingerprintTaken,
+  InvalidLicenseState,
+  LicenseNotFound,
+  MachineNotFound,
+  TooManyMachines,
+} from 'src/modules/licenses/license.errors';
+import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { PolicyService } from 'src/modules/licenses/policy.service';
+import type { Actor } from 'src/platform/auth/actor';
+import { systemActor } from 'src/platform/auth/actor';
+import { Clock } from 'src/platform/clock';
+import { decodeCursor, page } from 'src/platform/http/pagination';
+import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
+
+const CULL_INTERVAL_MS = 60_000;
+const CULL_BATCH = 500;
+
+/** Activations. Seat limits hold under concurrency: activation locks the license row, then counts. */
+@Injectable()
+export class MachineService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(MachineService.name);
+  private culler: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly repository: LicenseRepository,
+    private readonly policies: PolicyService,
+    private readonly audit: AuditService,
+    private readonly outbox: OutboxRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.culler = setInterval(() => {
+      this.cullDeadMachines().catch((error: unknown) =>
+        this.logger.error({ err: error, msg: 'culling dead machines failed' }),
+      );
+    }, CULL_INTERVAL_MS);
+    this.culler.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.culler);
+  }
+
+  async activate(actor: Actor, input: ActivateMachineDto): Promise<MachineDto> {
+    try {
+      return await this.repository.transaction(async (tx) => {
+        const license = await this.repository.getLicense(tx, input.licenseId, true);
+        if (license === null) {
+          throw new LicenseNotFound();
+        }
+        if (license.status !== 'ACTIVE') {
+          throw new InvalidLicenseState(
+            'LICENSE_NOT_ACTIVE',
+            `A ${license.status.toLowerCase()} license cannot activate machines.`,
+          );
+        }
+        if (await this.repository.machineExists(tx, license.id, input.fingerprint)) {
+          throw new FingerprintTaken();
+        }
+        const policy = await this.policies.require(tx, license.policyId);
+        const allowance = machineAllowance(
+          license.maxMachinesOverride ?? policy.maxMachines,
+          policy.overageStrategy,
+          policy.floating,
+        );
+        if ((await this.repository.countMachines(tx, license.id)) >= allowance) {
+          throw new TooManyMachines(allowance);
+        }
+        const machine = await this.repository.createMachine(tx, {
+          licenseId: license.id,
+          fingerprint: input.fingerprint,
+          name: input.name ?? null,
+          platform: input.platform ?? null,
+          hostname: input.hostname ?? null,
+          cores: input.cores ?? null,
+          lastHeartbeatAt: null,
+        });
+        const dto = toMachineDto(machine);
+        await this.record(tx, actor, 'machine.activated', null, dto);
+        return dto;
+      });
+    } catch (error) {
+      throw uniqueViolation(error, 'uq_machines_license_fingerprint')
+        ? new FingerprintTaken()
+        : error;
+    }
+  }
+
+  async deactivate(actor: Actor, id: string): Promise<void> {
+    await this.repository.transaction(async (tx) => {
+      const machine = await this.require(tx, id);
+      await this.repository.getLicense(tx, machine.licenseId, true);
+      await this.repository.deleteMachine(tx, id);
+      await this.record(tx, actor, 'machine.deactivated', toMachineDto(machine), null);
+    });
+  }
+
+  async heartbeat(actor: Actor, id: string): Promise<MachineDto> {
+    return this.repository.transaction(async (tx) => {
+      const machine = await this.require(tx, id);
+      const before = toMachineDto(machine);
+      machine.lastHeartbeatAt = this.clock.now();
+      const dto = toMachineDto(await this.repository.saveMachine(tx, machine));
+      await this.record(tx, actor, 'machine.heartbeat', before, dto);
+      return dto;
+    });
+  }
+
+  async get(id: string): Promise<MachineDto> {
+    return toMachineDto(await this.require(undefined, id));
+  }
+
+  async list(licenseId: string, limit: number, cursor: string | undefined) {
+    const afterId = cursor === undefined ? undefined : decodeCursor(cursor, ['id']).id;
+    const rows = await this.repository.findMachines(licenseId, limit + 1, afterId);
+    return page(rows, limit, toMachineDto, (row) => ({ id: row.id }));
+  }
+
+  /**
+   * Frees the seats of floating licenses' dead machines (no heartbeat within the policy's duration).
+   * Safe with several instances: rows are claimed with FOR UPDATE SKIP LOCKED. Returns how many it culled.
+   */
+  async cullDeadMachines(): Promise<number> {
+    return this.repository.transaction(async (tx) => {
+      const dead = await this.repository.deadMachines(tx, this.clock.now(), CULL_BATCH);
+      for (const machine of dead) {
+        await this.repository.deleteMachine(tx, machine.id);
+        await this.outbox.add(tx, {
+          type: 'machine.culled',
+          aggregateType: 'license',
+          aggregateId: machine.license_id,
+          data: { id: machine.id, licenseId: machine.license_id, fingerprint: machine.fingerprint },
+        });
+      }
+      if (dead.length > 0) {
+        await this.audit.record(tx, systemActor(), {
+          action: 'machine.culled',
+          targetType: 'machine',
+          targetId: null,
+          metadata: { machines: dead.map((m) => m.id), reason: 'heartbeat-dead' },
+        });
+      }
+      return dead.length;
+    });
+  }
+
+  private async require(tx: EntityManager | undefined, id: string): Promise<MachineEntity> {
+    const machine = await this.repository.getMachine(tx, id);
+    if (machine === null) {
+      throw new MachineNotFound();
+    }
+    return machine;
+  }
+
+  private async record(
+    tx: EntityManager,
+    actor: Actor,
+    action: string,
+    before: MachineDto | null,
+    after: MachineDto | null,
+  ) {
+    const machine = (after ?? before)!;
+    // Machine events belong to their license's stream, so receivers see one ordered sequence per license.
+    await this.outbox.add(tx, {
+      type: action,
+      aggregateType: 'license',
+      aggregateId: machine.licenseId,
+      data: { ...machine },
+    });
+    await this.audit.record(tx, actor, {
+      action,
+      targetType: 'machine',
+      targetId: machine.id,
+      before: before && { ...before },
+      after: after && { ...after },
+    });
+  }
+}
+
+export function toMachineDto(machine: MachineEntity): MachineDto {
+  return {
+    id: machine.id,
+    licenseId: machine.licenseId,
+    fingerprint: machine.fingerprint,
+    name: machine.name,
+    platform: machine.platform,
+    hostname: machine.hostname,
+    cores: machine.cores,
+    lastHeartbeatAt: machine.lastHeartbeatAt?.toISOString() ?? null,
+    createdAt: machine.createdAt.toISOString(),
+  };
+}

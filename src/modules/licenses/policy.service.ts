@@ -1,0 +1,182 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+import { EntitlementService } from 'src/modules/entitlements/entitlement.service';
+import { AuditService } from 'src/modules/audit/audit.service';
+import type { CreatePolicyDto, PolicyDto } from 'src/modules/licenses/license.dto';
+import type { PolicyEntity } from 'src/modules/licenses/license.entity';
+import { PolicyInUse, PolicyNotFound, ProductNotFound } from 'src/modules/licenses/license.errors';
+import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import type { Actor } from 'src/platform/auth/actor';
+import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
+import { decodeCursor, page } from 'src/platform/http/pagination';
+import { StaleVersion, foreignKeyViolation } from 'src/modules/licenses/license-db-errors';
+
+/** Policies: the templates (SKUs) licenses are issued from. */
+@Injectable()
+export class PolicyService {
+  constructor(
+    private readonly repository: LicenseRepository,
+    private readonly entitlements: EntitlementService,
+    private readonly audit: AuditService,
+    private readonly outbox: OutboxRepository,
+  ) {}
+
+  async create(actor: Actor, input: CreatePolicyDto): Promise<PolicyDto> {
+    const entitlements = await this.entitlements.requireByCodes(input.entitlements ?? []);
+    try {
+      return await this.repository.transaction(async (tx) => {
+        const policy = await this.repository.createPolicy(tx, {
+          productId: input.productId,
+          name: input.name,
+          durationSeconds: input.durationSeconds ?? null,
+          expirationStrategy: input.expirationStrategy ?? 'RESTRICT_ACCESS',
+          floating: input.floating ?? false,
+          maxMachines: input.maxMachines ?? null,
+          overageStrategy: input.overageStrategy ?? 'NO_OVERAGE',
+          requireHeartbeat: input.requireHeartbeat ?? false,
+          heartbeatDurationSeconds: input.heartbeatDurationSeconds ?? null,
+          requireCheckIn: input.requireCheckIn ?? false,
+          checkInIntervalSeconds: input.checkInIntervalSeconds ?? null,
+          maxUses: input.maxUses ?? null,
+          metadata: input.metadata ?? {},
+        });
+        await this.repository.setPolicyEntitlements(
+          tx,
+          policy.id,
+          entitlements.map((e) => e.id),
+        );
+        const dto = toPolicyDto(policy, entitlements.map((e) => e.code).sort());
+        await this.record(tx, actor, 'policy.created', null, dto);
+        return dto;
+      });
+    } catch (error) {
+      throw foreignKeyViolation(error, 'fk_policies_product') ? new ProductNotFound() : error;
+    }
+  }
+
+  async get(id: string): Promise<PolicyDto> {
+    const policy = await this.repository.getPolicy(undefined, id);
+    if (policy === null) {
+      throw new PolicyNotFound();
+    }
+    const codes = await this.repository.policyEntitlementCodes([id]);
+    return toPolicyDto(policy, codes.get(id) ?? []);
+  }
+
+  async list(limit: number, cursor: string | undefined, productId: string | undefined) {
+    const afterId = cursor === undefined ? undefined : decodeCursor(cursor, ['id']).id;
+    const rows = await this.repository.findPolicies(limit + 1, afterId, productId);
+    const codes = await this.repository.policyEntitlementCodes(rows.map((r) => r.id));
+    return page(
+      rows,
+      limit,
+      (row) => toPolicyDto(row, codes.get(row.id) ?? []),
+      (row) => ({ id: row.id }),
+    );
+  }
+
+  async update(
+    actor: Actor,
+    id: string,
+    version: number,
+    input: Partial<CreatePolicyDto>,
+  ): Promise<PolicyDto> {
+    const entitlements =
+      input.entitlements === undefined
+        ? undefined
+        : await this.entitlements.requireByCodes(input.entitlements);
+    return this.repository.transaction(async (tx) => {
+      const policy = await this.require(tx, id);
+      if (policy.version !== version) {
+        throw new StaleVersion();
+      }
+      const before = toPolicyDto(
+        policy,
+        (await this.repository.policyEntitlementCodes([id])).get(id) ?? [],
+      );
+      const { entitlements: _codes, productId: _product, ...changes } = input;
+      Object.assign(policy, changes);
+      const saved = await this.repository.savePolicy(tx, policy);
+      if (entitlements !== undefined) {
+        await this.repository.setPolicyEntitlements(
+          tx,
+          id,
+          entitlements.map((e) => e.id),
+        );
+      }
+      const after = toPolicyDto(
+        saved,
+        entitlements?.map((e) => e.code).sort() ?? before.entitlements,
+      );
+      await this.record(tx, actor, 'policy.updated', before, after);
+      return after;
+    });
+  }
+
+  async delete(actor: Actor, id: string): Promise<void> {
+    try {
+      await this.repository.transaction(async (tx) => {
+        const policy = await this.require(tx, id);
+        const before = toPolicyDto(policy, []);
+        await this.repository.deletePolicy(tx, id);
+        await this.record(tx, actor, 'policy.deleted', before, null);
+      });
+    } catch (error) {
+      throw foreignKeyViolation(error, 'fk_licenses_policy') ? new PolicyInUse() : error;
+    }
+  }
+
+  async require(tx: EntityManager | undefined, id: string): Promise<PolicyEntity> {
+    const policy = await this.repository.getPolicy(tx, id);
+    if (policy === null) {
+      throw new PolicyNotFound();
+    }
+    return policy;
+  }
+
+  private async record(
+    tx: EntityManager,
+    actor: Actor,
+    action: string,
+    before: PolicyDto | null,
+    after: PolicyDto | null,
+  ) {
+    const id = (after ?? before)!.id;
+    await this.outbox.add(tx, {
+      type: action,
+      aggregateType: 'policy',
+      aggregateId: id,
+      data: { ...(after ?? before) },
+    });
+    await this.audit.record(tx, actor, {
+      action,
+      targetType: 'policy',
+      targetId: id,
+      before: before && { ...before },
+      after: after && { ...after },
+    });
+  }
+}
+
+export function toPolicyDto(policy: PolicyEntity, entitlements: string[]): PolicyDto {
+  return {
+    id: policy.id,
+    productId: policy.productId,
+    name: policy.name,
+    durationSeconds: policy.durationSeconds,
+    expirationStrategy: policy.expirationStrategy,
+    floating: policy.floating,
+    maxMachines: policy.maxMachines,
+    overageStrategy: policy.overageStrategy,
+    requireHeartbeat: policy.requireHeartbeat,
+    heartbeatDurationSeconds: policy.heartbeatDurationSeconds,
+    requireCheckIn: policy.requireCheckIn,
+    checkInIntervalSeconds: policy.checkInIntervalSeconds,
+    maxUses: policy.maxUses,
+    entitlements,
+    metadata: policy.metadata,
+    createdAt: policy.createdAt.toISOString(),
+    version: policy.version,
+  };
+}

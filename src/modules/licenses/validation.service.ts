@@ -1,0 +1,98 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+
+import { normaliseLicenseKey } from 'src/modules/licenses/license-key';
+import { effectiveStatus, validateLicense } from 'src/modules/licenses/license-validation';
+import type { ValidationResultDto } from 'src/modules/licenses/license.dto';
+import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema';
+import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
+import { Clock } from 'src/platform/clock';
+import { KeyedHash } from 'src/platform/crypto/keyed-hash';
+
+const FLUSH_INTERVAL_MS = 5_000;
+
+/**
+ * The hot path: one prepared query, a pure decision, no synchronous write. `last_validated_at` is
+ * coalesced in memory and written in one batched UPDATE every few seconds (and at shutdown).
+ */
+@Injectable()
+export class ValidationService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(ValidationService.name);
+  private pending = new Map<string, Date>();
+  private flusher: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly repository: LicenseRepository,
+    private readonly hash: KeyedHash,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.flusher = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
+    this.flusher.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.flusher);
+    await this.flush();
+  }
+
+  async validate(input: ValidateKeyRequest): Promise<ValidationResultDto> {
+    const scope = input.scope ?? {};
+    // Unknown and wrong keys take the same path (hash, one indexed lookup) and differ only in the code.
+    const keyHash = this.hash.digest(LICENSE_KEY_PURPOSE, normaliseLicenseKey(input.key));
+    const row = await this.repository.findForValidation(keyHash, scope.fingerprint ?? null);
+    const now = this.clock.now();
+    const decision = validateLicense(row, scope, now);
+    if (row !== null) {
+      this.pending.set(row.id, now);
+    }
+    return {
+      valid: decision.valid,
+      code: decision.code,
+      detail: decision.detail,
+      license:
+        row === null
+          ? null
+          : {
+              id: row.id,
+              status: effectiveStatus(row.status, row.expiresAt, now),
+              expiry: row.expiresAt?.toISOString() ?? null,
+              entitlements: [...row.entitlements],
+              policy: {
+                id: row.policyId,
+                name: row.policyName,
+                productId: row.policy.productId,
+                product: row.policy.productCode,
+                floating: row.policy.floating,
+                maxMachines: row.maxMachinesOverride ?? row.policy.maxMachines,
+                expirationStrategy: row.policy.expirationStrategy,
+                requireHeartbeat: row.policy.requireHeartbeat,
+                requireCheckIn: row.policy.requireCheckIn,
+              },
+            },
+      nonce: input.nonce ?? null,
+      validatedAt: now.toISOString(),
+    };
+  }
+
+  /** Writes the coalesced validation times; on failure they are kept for the next flush. */
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) {
+      return;
+    }
+    const batch = this.pending;
+    this.pending = new Map();
+    try {
+      await this.repository.recordValidations(batch);
+    } catch (error) {
+      for (const [id, at] of batch) {
+        if (!this.pending.has(id)) {
+          this.pending.set(id, at);
+        }
+      }
+      this.logger.warn({ err: error, msg: 'could not record validation times; will retry' });
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { DomainError } from 'src/platform/errors/domain-error';
+
+export class ProductNotFound extends DomainError {
+  readonly code = 'PRODUCT_NOT_FOUND';
+  readonly status = 404;
+  constructor() {
+    super('No product with this id.');
+  }
+}
+
+export class ProductCodeTaken extends DomainError {
+  readonly code = 'PRODUCT_CODE_TAKEN';
+  readonly status = 409;
+  constructor() {
+    super('Another product already has this code.');
+  }
+}
+
+export class ProductInUse extends DomainError {
+  readonly code = 'PRODUCT_IN_USE';
+  readonly status = 409;
+  constructor() {
+    super('Policies belong to this product: it cannot be deleted.');
+  }
+}
+
+export class StaleVersion extends DomainError {
+  readonly code = 'STALE_VERSION';
+  readonly status = 412;
+  constructor() {
+    super('The resource changed since you read it: fetch it again and retry with its new ETag.');
+  }
+}

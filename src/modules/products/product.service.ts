@@ -1,0 +1,168 @@
+import { isDeepStrictEqual } from 'node:util';
+
+import { Injectable } from '@nestjs/common';
+import { isUUID } from 'class-validator';
+import type { EntityManager } from 'typeorm';
+
+import { AuditService } from 'src/modules/audit/audit.service';
+import type {
+  CreateProductDto,
+  ProductDto,
+  ProductListDto,
+  ProductListQueryDto,
+  UpdateProductDto,
+} from 'src/modules/products/product.dto';
+import type { ProductEntity } from 'src/modules/products/product.entity';
+import { ProductInUse, ProductNotFound, StaleVersion } from 'src/modules/products/product.errors';
+import { ProductRepository } from 'src/modules/products/product.repository';
+import type { Actor } from 'src/platform/auth/actor';
+import { decodeCursor, InvalidCursor, page } from 'src/platform/http/pagination';
+import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
+
+/** The products policies are defined for. */
+@Injectable()
+export class ProductService {
+  constructor(
+    private readonly products: ProductRepository,
+    private readonly outbox: OutboxRepository,
+    private readonly audit: AuditService,
+  ) {}
+
+  async create(actor: Actor, input: CreateProductDto): Promise<ProductDto> {
+    return this.products.transaction(async (tx) => {
+      const product = await this.products.create(tx, {
+        code: input.code,
+        name: input.name.trim(),
+        metadata: input.metadata ?? {},
+      });
+      const dto = toProductDto(product);
+      await this.outbox.add(tx, event('product.created', dto));
+      await this.audit.record(tx, actor, {
+        action: 'product.created',
+        targetType: 'product',
+        targetId: product.id,
+        after: auditedState(product),
+      });
+      return dto;
+    });
+  }
+
+  async list(query: ProductListQueryDto): Promise<ProductListDto> {
+    const rows = await this.products.findMany(
+      { code: query.code },
+      query.limit + 1,
+      afterIdOf(query.cursor),
+    );
+    return page(rows, query.limit, toProductDto, (row) => ({ id: row.id }));
+  }
+
+  async get(id: string): Promise<ProductDto> {
+    return toProductDto(await this.require(undefined, id));
+  }
+
+  /** For other modules (policies): the product, or null; inside `tx` if given. */
+  async getById(tx: EntityManager | undefined, id: string): Promise<ProductDto | null> {
+    const product = await this.products.getById(tx, id);
+    return product === null ? null : toProductDto(product);
+  }
+
+  /** For other modules (policies): 404 PRODUCT_NOT_FOUND unless the product exists, inside `tx` if given. */
+  async requireExists(tx: EntityManager | undefined, id: string): Promise<ProductDto> {
+    return toProductDto(await this.require(tx, id));
+  }
+
+  async update(
+    actor: Actor,
+    id: string,
+    version: number,
+    changes: UpdateProductDto,
+  ): Promise<ProductDto> {
+    return this.products.transaction(async (tx) => {
+      const product = await this.require(tx, id, true);
+      if (product.version !== version) {
+        throw new StaleVersion();
+      }
+      const before = auditedState(product);
+      const next = {
+        name: changes.name?.trim() ?? product.name,
+        metadata: changes.metadata ?? product.metadata,
+      };
+      if (isDeepStrictEqual(next, { name: product.name, metadata: product.metadata })) {
+        return toProductDto(product);
+      }
+      const saved = await this.products.save(tx, Object.assign(product, next));
+      const dto = toProductDto(saved);
+      await this.outbox.add(tx, event('product.updated', dto));
+      await this.audit.record(tx, actor, {
+        action: 'product.updated',
+        targetType: 'product',
+        targetId: id,
+        before,
+        after: auditedState(saved),
+      });
+      return dto;
+    });
+  }
+
+  /** Only products no policy references. */
+  async delete(actor: Actor, id: string): Promise<void> {
+    await this.products.transaction(async (tx) => {
+      const product = await this.require(tx, id, true);
+      if (await this.products.hasPolicies(tx, id)) {
+        throw new ProductInUse();
+      }
+      await this.products.delete(tx, id);
+      await this.outbox.add(tx, event('product.deleted', toProductDto(product)));
+      await this.audit.record(tx, actor, {
+        action: 'product.deleted',
+        targetType: 'product',
+        targetId: id,
+        before: auditedState(product),
+        after: null,
+      });
+    });
+  }
+
+  private async require(
+    tx: EntityManager | undefined,
+    id: string,
+    lock = false,
+  ): Promise<ProductEntity> {
+    const product = await this.products.getById(tx, id, lock);
+    if (product === null) {
+      throw new ProductNotFound();
+    }
+    return product;
+  }
+}
+
+function toProductDto(product: ProductEntity): ProductDto {
+  return {
+    id: product.id,
+    code: product.code,
+    name: product.name,
+    metadata: product.metadata,
+    createdAt: product.createdAt.toISOString(),
+    updatedAt: product.updatedAt.toISOString(),
+    version: product.version,
+  };
+}
+
+function auditedState(product: ProductEntity): Record<string, unknown> {
+  return { code: product.code, name: product.name, metadata: product.metadata };
+}
+
+function event(type: string, product: ProductDto) {
+  return { type, aggregateType: 'product', aggregateId: product.id, data: { ...product } };
+}
+
+function afterIdOf(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) {
+    return undefined;
+  }
+  const { id } = decodeCursor(cursor, ['id']);
+  if (!isUUID(id)) {
+    throw new InvalidCursor();
+  }
+  return id;
+}
