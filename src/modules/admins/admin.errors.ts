@@ -122,14 +122,6 @@ export class SessionNotFound extends DomainError {
   }
 }
 
-export class StaleVersion extends DomainError {
-  readonly code = 'STALE_VERSION';
-  readonly status = 412;
-  constructor() {
-    super('The resource changed since you read it: fetch it again and retry with its new ETag.');
-  }
-}
-
 export class SelfModification extends DomainError {
   readonly code = 'SELF_MODIFICATION';
   readonly status = 409;

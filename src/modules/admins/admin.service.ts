@@ -9,7 +9,6 @@ import {
   LastOwner,
   RoleEscalation,
   SelfModification,
-  StaleVersion,
   WeakPassword,
 } from 'src/modules/admins/admin.errors';
 import { AdminRepository } from 'src/modules/admins/admin.repository';
@@ -19,7 +18,9 @@ import { AuditService } from 'src/modules/audit/audit.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { isGranted, permissionsOf, Role } from 'src/platform/auth/roles';
 import { Clock } from 'src/platform/clock';
-import { decodeCursor, page } from 'src/platform/http/pagination';
+import { uniqueViolation } from 'src/platform/database/pg-errors';
+import { StaleVersion } from 'src/platform/http/etag';
+import { afterIdOf, page } from 'src/platform/http/pagination';
 
 /** Admin accounts: creation, profile, roles, disabling. Admins are never deleted (the audit log names them). */
 @Injectable()
@@ -67,7 +68,7 @@ export class AdminService {
       });
     } catch (error) {
       // Two creations racing on one email: the unique index decides.
-      if ((error as { code?: string }).code === '23505') {
+      if (uniqueViolation(error)) {
         throw new EmailTaken();
       }
       throw error;
@@ -75,7 +76,7 @@ export class AdminService {
   }
 
   async list(limit: number, cursor: string | undefined) {
-    const afterId = cursor === undefined ? undefined : decodeCursor(cursor, ['id']).id;
+    const afterId = afterIdOf(cursor);
     const rows = await this.admins.findMany(limit + 1, afterId);
     return page(rows, limit, toAdminDto, (row) => ({ id: row.id }));
   }

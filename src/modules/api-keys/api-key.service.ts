@@ -21,7 +21,7 @@ import type { Actor } from 'src/platform/auth/actor';
 import { Unauthenticated } from 'src/platform/auth/auth.errors';
 import { Clock } from 'src/platform/clock';
 import { KeyedHash, newBearerSecret } from 'src/platform/crypto/keyed-hash';
-import { decodeCursor, page } from 'src/platform/http/pagination';
+import { afterIdOf, page } from 'src/platform/http/pagination';
 import { DomainError } from 'src/platform/errors/domain-error';
 
 export const API_KEY_PREFIX = 'tsk_live_';
@@ -90,7 +90,7 @@ export class ApiKeyService {
   }
 
   async list(limit: number, cursor: string | undefined) {
-    const afterId = cursor === undefined ? undefined : decodeCursor(cursor, ['id']).id;
+    const afterId = afterIdOf(cursor);
     const rows = await this.keys.findMany(limit + 1, afterId);
     return page(rows, limit, toDto, (row) => ({ id: row.id }));
   }

@@ -37,6 +37,7 @@ import type { Actor } from 'src/platform/auth/actor';
 import { Authenticated, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
 import { etagOf, versionFromIfMatch } from 'src/platform/http/etag';
+import { Idempotent } from 'src/platform/http/idempotency';
 
 const NOT_FOUND = { description: 'CUSTOMER_NOT_FOUND (problem+json)' };
 
@@ -54,6 +55,7 @@ export class CustomerController {
 
   @Post()
   @Authenticated(Permission.CustomerCreate)
+  @Idempotent()
   @ApiCreatedResponse({ type: CustomerDto })
   @ApiConflictResponse({ description: 'EXTERNAL_ID_TAKEN (problem+json)' })
   create(@CurrentActor() actor: Actor, @Body() body: CreateCustomerDto): Promise<CustomerDto> {
@@ -106,6 +108,7 @@ export class CustomerController {
   @Post(':id/actions/erase')
   @HttpCode(200)
   @Authenticated(Permission.CustomerErase)
+  @Idempotent()
   @ApiOkResponse({
     type: CustomerDto,
     description: 'Personal data removed; the row, its licenses and the audit trail remain',

@@ -6,40 +6,15 @@ import {
   Length,
   Matches,
   MaxLength,
-  ValidateBy,
   ValidateIf,
 } from 'class-validator';
 
+import { IsMetadata, METADATA_DOC } from 'src/platform/http/metadata';
 import { PageQueryDto } from 'src/platform/http/pagination';
 
-const METADATA_MAX_KEYS = 50;
-const METADATA_MAX_BYTES = 16_384;
 const NOT_BLANK = /\S/;
 // The billing system's id as it gives it: no surrounding whitespace that would make two ids look alike.
 const EXTERNAL_ID = /^\S(?:.*\S)?$/s;
-
-/** A JSON object of at most 50 keys and 16 KB serialized: room for integrators' references, not documents. */
-function IsMetadata(): PropertyDecorator {
-  return ValidateBy({
-    name: 'isMetadata',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value === 'object' &&
-        value !== null &&
-        !Array.isArray(value) &&
-        Object.keys(value).length <= METADATA_MAX_KEYS &&
-        Buffer.byteLength(JSON.stringify(value)) <= METADATA_MAX_BYTES,
-      defaultMessage: () =>
-        `metadata must be a JSON object of at most ${METADATA_MAX_KEYS} keys and ${METADATA_MAX_BYTES} bytes`,
-    },
-  });
-}
-
-const METADATA_DOC = {
-  type: 'object',
-  additionalProperties: true,
-  description: `Free-form JSON object, at most ${METADATA_MAX_KEYS} keys and ${METADATA_MAX_BYTES} bytes`,
-} as const;
 
 export class CustomerDto {
   @ApiProperty() id: string;

@@ -33,11 +33,3 @@ export class CustomerErased extends DomainError {
     super('This customer was erased: its personal data cannot be set again.');
   }
 }
-
-export class StaleVersion extends DomainError {
-  readonly code = 'STALE_VERSION';
-  readonly status = 412;
-  constructor() {
-    super('The resource changed since you read it: fetch it again and retry with its new ETag.');
-  }
-}

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, QueryFailedError } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 
 import { CustomerEntity } from 'src/modules/customers/customer.entity';
 import { CustomerHasLicenses, ExternalIdTaken } from 'src/modules/customers/customer.errors';
+import { foreignKeyViolation, uniqueViolation } from 'src/platform/database/pg-errors';
 
 export interface CustomerFilter {
   readonly email?: string;
@@ -98,15 +99,10 @@ export class CustomerRepository {
 
 /** Maps the constraint violations this table can raise to domain errors; anything else is unchanged. */
 function conflictOf(error: unknown): unknown {
-  if (!(error instanceof QueryFailedError)) {
-    return error;
-  }
-  const { code, constraint } = error.driverError as { code?: string; constraint?: string };
-  if (code === '23505' && constraint === 'uq_customers_external_id') {
+  if (uniqueViolation(error, 'uq_customers_external_id')) {
     return new ExternalIdTaken();
   }
-  // 23001 for ON DELETE RESTRICT references, 23503 for NO ACTION ones.
-  if (code === '23001' || code === '23503') {
+  if (foreignKeyViolation(error)) {
     return new CustomerHasLicenses();
   }
   return error;

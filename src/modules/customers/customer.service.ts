@@ -1,7 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 
 import { Injectable } from '@nestjs/common';
-import { isUUID } from 'class-validator';
 import type { EntityManager } from 'typeorm';
 
 import type {
@@ -16,13 +15,13 @@ import {
   CustomerErased,
   CustomerHasLicenses,
   CustomerNotFound,
-  StaleVersion,
 } from 'src/modules/customers/customer.errors';
 import { CustomerRepository } from 'src/modules/customers/customer.repository';
 import { AuditService } from 'src/modules/audit/audit.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
-import { decodeCursor, InvalidCursor, page } from 'src/platform/http/pagination';
+import { StaleVersion } from 'src/platform/http/etag';
+import { afterIdOf, page } from 'src/platform/http/pagination';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 export const ERASED_NAME = 'Erased customer';
@@ -207,15 +206,4 @@ function filledFields(customer: PersonalData): string[] {
 
 function event(type: string, customer: CustomerDto) {
   return { type, aggregateType: 'customer', aggregateId: customer.id, data: { ...customer } };
-}
-
-function afterIdOf(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) {
-    return undefined;
-  }
-  const { id } = decodeCursor(cursor, ['id']);
-  if (!isUUID(id)) {
-    throw new InvalidCursor();
-  }
-  return id;
 }

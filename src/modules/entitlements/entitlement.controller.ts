@@ -37,6 +37,7 @@ import type { Actor } from 'src/platform/auth/actor';
 import { Authenticated, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
 import { etagOf, versionFromIfMatch } from 'src/platform/http/etag';
+import { Idempotent } from 'src/platform/http/idempotency';
 
 const NOT_FOUND = { description: 'ENTITLEMENT_NOT_FOUND (problem+json)' };
 
@@ -54,6 +55,7 @@ export class EntitlementController {
 
   @Post()
   @Authenticated(Permission.EntitlementCreate)
+  @Idempotent()
   @ApiCreatedResponse({ type: EntitlementDto })
   @ApiConflictResponse({ description: 'ENTITLEMENT_CODE_TAKEN (problem+json)' })
   create(

@@ -1,43 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  IsOptional,
-  IsString,
-  Length,
-  Matches,
-  MaxLength,
-  ValidateBy,
-  ValidateIf,
-} from 'class-validator';
+import { IsOptional, IsString, Length, Matches, MaxLength, ValidateIf } from 'class-validator';
 
+import { IsMetadata, METADATA_DOC } from 'src/platform/http/metadata';
 import { PageQueryDto } from 'src/platform/http/pagination';
 
-const METADATA_MAX_KEYS = 50;
-const METADATA_MAX_BYTES = 16_384;
 const NOT_BLANK = /\S/;
 const CODE = /^[a-z0-9]+([.-][a-z0-9]+)*$/;
-
-/** A JSON object of at most 50 keys and 16 KB serialized: room for integrators' references, not documents. */
-function IsMetadata(): PropertyDecorator {
-  return ValidateBy({
-    name: 'isMetadata',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value === 'object' &&
-        value !== null &&
-        !Array.isArray(value) &&
-        Object.keys(value).length <= METADATA_MAX_KEYS &&
-        Buffer.byteLength(JSON.stringify(value)) <= METADATA_MAX_BYTES,
-      defaultMessage: () =>
-        `metadata must be a JSON object of at most ${METADATA_MAX_KEYS} keys and ${METADATA_MAX_BYTES} bytes`,
-    },
-  });
-}
-
-const METADATA_DOC = {
-  type: 'object',
-  additionalProperties: true,
-  description: `Free-form JSON object, at most ${METADATA_MAX_KEYS} keys and ${METADATA_MAX_BYTES} bytes`,
-} as const;
 
 export class EntitlementDto {
   @ApiProperty() id: string;

@@ -31,11 +31,3 @@ export class UnknownEntitlements extends DomainError {
     super(`No entitlement has the code(s): ${codes.join(', ')}.`, { codes });
   }
 }
-
-export class StaleVersion extends DomainError {
-  readonly code = 'STALE_VERSION';
-  readonly status = 412;
-  constructor() {
-    super('The resource changed since you read it: fetch it again and retry with its new ETag.');
-  }
-}

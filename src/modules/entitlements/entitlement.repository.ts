@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In, QueryFailedError } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 
 import { EntitlementEntity } from 'src/modules/entitlements/entitlement.entity';
@@ -7,6 +7,7 @@ import {
   EntitlementCodeTaken,
   EntitlementInUse,
 } from 'src/modules/entitlements/entitlement.errors';
+import { foreignKeyViolation, uniqueViolation } from 'src/platform/database/pg-errors';
 
 // Written by the licenses module's migrations; each references entitlements(id) ON DELETE RESTRICT.
 const GRANT_TABLES = ['policy_entitlements', 'license_entitlements'];
@@ -109,15 +110,10 @@ export class EntitlementRepository {
 
 /** Maps the constraint violations this table can raise to domain errors; anything else is unchanged. */
 function conflictOf(error: unknown): unknown {
-  if (!(error instanceof QueryFailedError)) {
-    return error;
-  }
-  const { code, constraint } = error.driverError as { code?: string; constraint?: string };
-  if (code === '23505' && constraint === 'uq_entitlements_code') {
+  if (uniqueViolation(error, 'uq_entitlements_code')) {
     return new EntitlementCodeTaken();
   }
-  // 23001 for ON DELETE RESTRICT references, 23503 for NO ACTION ones.
-  if (code === '23001' || code === '23503') {
+  if (foreignKeyViolation(error)) {
     return new EntitlementInUse();
   }
   return error;

@@ -1,7 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 
 import { Injectable } from '@nestjs/common';
-import { isUUID } from 'class-validator';
 import type { EntityManager } from 'typeorm';
 
 import { AuditService } from 'src/modules/audit/audit.service';
@@ -16,12 +15,12 @@ import type { EntitlementEntity } from 'src/modules/entitlements/entitlement.ent
 import {
   EntitlementInUse,
   EntitlementNotFound,
-  StaleVersion,
   UnknownEntitlements,
 } from 'src/modules/entitlements/entitlement.errors';
 import { EntitlementRepository } from 'src/modules/entitlements/entitlement.repository';
 import type { Actor } from 'src/platform/auth/actor';
-import { decodeCursor, InvalidCursor, page } from 'src/platform/http/pagination';
+import { StaleVersion } from 'src/platform/http/etag';
+import { afterIdOf, page } from 'src/platform/http/pagination';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 /** The features policies and licenses grant, by code. */
@@ -192,15 +191,4 @@ function event(type: string, entitlement: EntitlementDto) {
     aggregateId: entitlement.id,
     data: { ...entitlement },
   };
-}
-
-function afterIdOf(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) {
-    return undefined;
-  }
-  const { id } = decodeCursor(cursor, ['id']);
-  if (!isUUID(id)) {
-    throw new InvalidCursor();
-  }
-  return id;
 }

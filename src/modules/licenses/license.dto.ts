@@ -7,7 +7,6 @@ import {
   IsIn,
   IsInt,
   IsISO8601,
-  IsObject,
   IsOptional,
   IsString,
   IsUUID,
@@ -20,6 +19,7 @@ import {
 
 import { VALIDATION_CODES } from 'src/modules/licenses/license-validation';
 import type { LicenseStatus } from 'src/modules/licenses/license-validation';
+import { IsMetadata, METADATA_DOC } from 'src/platform/http/metadata';
 import { PageQueryDto } from 'src/platform/http/pagination';
 
 const EXPIRATION = ['RESTRICT_ACCESS', 'REVOKE_ACCESS', 'MAINTAIN_ACCESS', 'ALLOW_ACCESS'] as const;
@@ -91,10 +91,7 @@ export class CreatePolicyDto {
   @IsString({ each: true })
   entitlements?: string[];
 
-  @ApiPropertyOptional({ type: Object }) @IsOptional() @IsObject() metadata?: Record<
-    string,
-    unknown
-  >;
+  @ApiPropertyOptional(METADATA_DOC) @IsOptional() @IsMetadata() metadata?: Record<string, unknown>;
 }
 
 export class PolicyDto {
@@ -144,10 +141,7 @@ export class IssueLicenseDto {
   @IsString({ each: true })
   entitlements?: string[];
 
-  @ApiPropertyOptional({ type: Object }) @IsOptional() @IsObject() metadata?: Record<
-    string,
-    unknown
-  >;
+  @ApiPropertyOptional(METADATA_DOC) @IsOptional() @IsMetadata() metadata?: Record<string, unknown>;
 }
 
 export class LicenseDto {
@@ -197,10 +191,7 @@ export class UpdateLicenseDto {
   maxMachines?: number | null;
   @ApiPropertyOptional({ nullable: true, type: Number }) @IsOptional() @IsInt() @Min(0) maxUses?:
     number | null;
-  @ApiPropertyOptional({ type: Object }) @IsOptional() @IsObject() metadata?: Record<
-    string,
-    unknown
-  >;
+  @ApiPropertyOptional(METADATA_DOC) @IsOptional() @IsMetadata() metadata?: Record<string, unknown>;
 }
 
 export class ChangePolicyDto {

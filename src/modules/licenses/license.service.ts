@@ -3,7 +3,6 @@ import type { EntityManager } from 'typeorm';
 
 import { AuditService } from 'src/modules/audit/audit.service';
 import { EntitlementService } from 'src/modules/entitlements/entitlement.service';
-import { foreignKeyViolation, StaleVersion } from 'src/modules/licenses/license-db-errors';
 import {
   licenseKeyPrefix,
   newLicenseKey,
@@ -29,7 +28,9 @@ import { PolicyService } from 'src/modules/licenses/policy.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
-import { decodeCursor, page } from 'src/platform/http/pagination';
+import { foreignKeyViolation } from 'src/platform/database/pg-errors';
+import { StaleVersion } from 'src/platform/http/etag';
+import { afterIdOf, page } from 'src/platform/http/pagination';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 export const LICENSE_KEY_PURPOSE = 'license-key';
@@ -118,7 +119,7 @@ export class LicenseService {
     cursor: string | undefined,
     filter: { customerId?: string; policyId?: string; status?: string },
   ) {
-    const afterId = cursor === undefined ? undefined : decodeCursor(cursor, ['id']).id;
+    const afterId = afterIdOf(cursor);
     const rows = await this.repository.findLicenses(limit + 1, afterId, filter);
     const visible = rows.slice(0, limit);
     const codes = await this.repository.licenseEntitlementCodes(

@@ -3,7 +3,6 @@ import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
 import { AuditService } from 'src/modules/audit/audit.service';
-import { uniqueViolation } from 'src/modules/licenses/license-db-errors';
 import { machineAllowance } from 'src/modules/licenses/license-validation';
 import type { ActivateMachineDto, MachineDto } from 'src/modules/licenses/license.dto';
 import type { MachineEntity } from 'src/modules/licenses/license.entity';
@@ -19,7 +18,8 @@ import { PolicyService } from 'src/modules/licenses/policy.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { systemActor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
-import { decodeCursor, page } from 'src/platform/http/pagination';
+import { uniqueViolation } from 'src/platform/database/pg-errors';
+import { afterIdOf, page } from 'src/platform/http/pagination';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 const CULL_INTERVAL_MS = 60_000;
@@ -122,7 +122,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
   }
 
   async list(licenseId: string, limit: number, cursor: string | undefined) {
-    const afterId = cursor === undefined ? undefined : decodeCursor(cursor, ['id']).id;
+    const afterId = afterIdOf(cursor);
     const rows = await this.repository.findMachines(licenseId, limit + 1, afterId);
     return page(rows, limit, toMachineDto, (row) => ({ id: row.id }));
   }

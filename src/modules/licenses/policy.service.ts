@@ -8,9 +8,10 @@ import type { PolicyEntity } from 'src/modules/licenses/license.entity';
 import { PolicyInUse, PolicyNotFound, ProductNotFound } from 'src/modules/licenses/license.errors';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import type { Actor } from 'src/platform/auth/actor';
+import { foreignKeyViolation } from 'src/platform/database/pg-errors';
+import { StaleVersion } from 'src/platform/http/etag';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
-import { decodeCursor, page } from 'src/platform/http/pagination';
-import { StaleVersion, foreignKeyViolation } from 'src/modules/licenses/license-db-errors';
+import { afterIdOf, page } from 'src/platform/http/pagination';
 
 /** Policies: the templates (SKUs) licenses are issued from. */
 @Injectable()
@@ -65,7 +66,7 @@ export class PolicyService {
   }
 
   async list(limit: number, cursor: string | undefined, productId: string | undefined) {
-    const afterId = cursor === undefined ? undefined : decodeCursor(cursor, ['id']).id;
+    const afterId = afterIdOf(cursor);
     const rows = await this.repository.findPolicies(limit + 1, afterId, productId);
     const codes = await this.repository.policyEntitlementCodes(rows.map((r) => r.id));
     return page(

@@ -37,6 +37,7 @@ import type { Actor } from 'src/platform/auth/actor';
 import { Authenticated, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
 import { etagOf, versionFromIfMatch } from 'src/platform/http/etag';
+import { Idempotent } from 'src/platform/http/idempotency';
 
 const NOT_FOUND = { description: 'PRODUCT_NOT_FOUND (problem+json)' };
 
@@ -54,6 +55,7 @@ export class ProductController {
 
   @Post()
   @Authenticated(Permission.ProductCreate)
+  @Idempotent()
   @ApiCreatedResponse({ type: ProductDto })
   @ApiConflictResponse({ description: 'PRODUCT_CODE_TAKEN (problem+json)' })
   create(@CurrentActor() actor: Actor, @Body() body: CreateProductDto): Promise<ProductDto> {

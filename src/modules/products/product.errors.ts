@@ -23,11 +23,3 @@ export class ProductInUse extends DomainError {
     super('Policies belong to this product: it cannot be deleted.');
   }
 }
-
-export class StaleVersion extends DomainError {
-  readonly code = 'STALE_VERSION';
-  readonly status = 412;
-  constructor() {
-    super('The resource changed since you read it: fetch it again and retry with its new ETag.');
-  }
-}

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, QueryFailedError } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 
 import { ProductEntity } from 'src/modules/products/product.entity';
 import { ProductCodeTaken, ProductInUse } from 'src/modules/products/product.errors';
+import { foreignKeyViolation, uniqueViolation } from 'src/platform/database/pg-errors';
 
 @Injectable()
 export class ProductRepository {
@@ -79,15 +80,10 @@ export class ProductRepository {
 
 /** Maps the constraint violations this table can raise to domain errors; anything else is unchanged. */
 function conflictOf(error: unknown): unknown {
-  if (!(error instanceof QueryFailedError)) {
-    return error;
-  }
-  const { code, constraint } = error.driverError as { code?: string; constraint?: string };
-  if (code === '23505' && constraint === 'uq_products_code') {
+  if (uniqueViolation(error, 'uq_products_code')) {
     return new ProductCodeTaken();
   }
-  // 23001 for ON DELETE RESTRICT references, 23503 for NO ACTION ones.
-  if (code === '23001' || code === '23503') {
+  if (foreignKeyViolation(error)) {
     return new ProductInUse();
   }
   return error;

@@ -1,7 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 
 import { Injectable } from '@nestjs/common';
-import { isUUID } from 'class-validator';
 import type { EntityManager } from 'typeorm';
 
 import { AuditService } from 'src/modules/audit/audit.service';
@@ -13,10 +12,11 @@ import type {
   UpdateProductDto,
 } from 'src/modules/products/product.dto';
 import type { ProductEntity } from 'src/modules/products/product.entity';
-import { ProductInUse, ProductNotFound, StaleVersion } from 'src/modules/products/product.errors';
+import { ProductInUse, ProductNotFound } from 'src/modules/products/product.errors';
 import { ProductRepository } from 'src/modules/products/product.repository';
 import type { Actor } from 'src/platform/auth/actor';
-import { decodeCursor, InvalidCursor, page } from 'src/platform/http/pagination';
+import { StaleVersion } from 'src/platform/http/etag';
+import { afterIdOf, page } from 'src/platform/http/pagination';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 /** The products policies are defined for. */
@@ -154,15 +154,4 @@ function auditedState(product: ProductEntity): Record<string, unknown> {
 
 function event(type: string, product: ProductDto) {
   return { type, aggregateType: 'product', aggregateId: product.id, data: { ...product } };
-}
-
-function afterIdOf(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) {
-    return undefined;
-  }
-  const { id } = decodeCursor(cursor, ['id']);
-  if (!isUUID(id)) {
-    throw new InvalidCursor();
-  }
-  return id;
 }

@@ -16,6 +16,14 @@ export class InvalidIfMatch extends DomainError {
   }
 }
 
+export class StaleVersion extends DomainError {
+  readonly code = 'STALE_VERSION';
+  readonly status = 412;
+  constructor() {
+    super('The resource changed since you read it: fetch it again and retry with its new ETag.');
+  }
+}
+
 /** The ETag of a row version. */
 export function etagOf(version: number): string {
   return `W/"${version}"`;

@@ -33,7 +33,9 @@ export function encodeCursor(position: Record<string, string | number>): string 
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 
-/** Decodes a cursor and checks it carries exactly the expected string fields. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Decodes a cursor and checks it carries the expected string fields (an `id` must be a UUID). */
 export function decodeCursor<K extends string>(
   cursor: string,
   keys: readonly K[],
@@ -43,13 +45,22 @@ export function decodeCursor<K extends string>(
       string,
       unknown
     >;
-    if (keys.every((key) => typeof parsed[key] === 'string')) {
+    const valid = (key: string): boolean => {
+      const value = parsed[key];
+      return typeof value === 'string' && (key !== 'id' || UUID.test(value));
+    };
+    if (keys.every(valid)) {
       return parsed as Record<K, string>;
     }
   } catch {
     // fall through
   }
   throw new InvalidCursor();
+}
+
+/** The id a page continues after (lists ordered by id), or undefined for the first page. */
+export function afterIdOf(cursor: string | undefined): string | undefined {
+  return cursor === undefined ? undefined : decodeCursor(cursor, ['id']).id;
 }
 
 /** Builds `{ data, nextCursor }` from one row more than the page size (the extra row means "more"). */
