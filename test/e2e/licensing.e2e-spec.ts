@@ -392,6 +392,21 @@ describe('licensing', () => {
     );
   });
 
+  it('forgets a stored idempotent response once its customer is erased', async () => {
+    const key = `idem-${randomUUID()}`;
+    const body = { name: 'Jane Doe', email: 'jane@example.com' };
+    const created = await as('POST', '/v1/customers', body, { 'idempotency-key': key });
+    expect(
+      (await as('POST', '/v1/customers', body, { 'idempotency-key': key })).headers.get(
+        'idempotent-replayed',
+      ),
+    ).toBe('true');
+    expect((await as('POST', `/v1/customers/${created.body.id}/actions/erase`)).status).toBe(200);
+    const retried = await as('POST', '/v1/customers', body, { 'idempotency-key': key });
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(retried.body.id).not.toBe(created.body.id);
+  });
+
   it('refuses unknown references and deleting what is in use', async () => {
     expect(
       (await as('POST', '/v1/licenses', { policyId: randomUUID(), customerId })).body.code,

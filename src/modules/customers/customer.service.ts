@@ -21,6 +21,7 @@ import { AuditService } from 'src/modules/audit/audit.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
 import { StaleVersion } from 'src/platform/http/etag';
+import { forgetIdempotentResponsesAbout } from 'src/platform/http/idempotency';
 import { afterIdOf, page } from 'src/platform/http/pagination';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
@@ -156,6 +157,9 @@ export class CustomerService {
         }),
       );
       const dto = toCustomerDto(saved);
+      // Earlier events and stored idempotent responses must not keep what was just erased.
+      await this.outbox.replaceAggregateData(tx, 'customer', id, { ...dto });
+      await forgetIdempotentResponsesAbout(tx, id);
       await this.outbox.add(tx, event('customer.erased', dto));
       await this.audit.record(tx, actor, {
         action: 'customer.erased',

@@ -14,6 +14,7 @@ import type { FastifyReply } from 'fastify';
 import { catchError, from, mergeMap, of, throwError } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 
 import type { AuthenticatedRequest } from 'src/platform/auth/authenticated.decorator';
 import { Clock } from 'src/platform/clock';
@@ -59,6 +60,14 @@ export class InvalidIdempotencyKey extends DomainError {
   constructor() {
     super('Idempotency-Key must be 1 to 255 visible ASCII characters.');
   }
+}
+
+/**
+ * Forgets stored responses that describe the resource `id` (erasure: a replayed creation response would
+ * still carry the personal data). Later retries with those keys simply execute again.
+ */
+export async function forgetIdempotentResponsesAbout(tx: EntityManager, id: string): Promise<void> {
+  await tx.query(`DELETE FROM idempotency_keys WHERE response_body->>'id' = $1`, [id]);
 }
 
 type Begin =

@@ -32,6 +32,23 @@ export class OutboxRepository {
     return rows[0];
   }
 
+  /**
+   * Rewrites the payload of every event of one aggregate, for erasure (GDPR): earlier events must not keep
+   * personal data the aggregate no longer holds. The only sanctioned change to a written event.
+   */
+  async replaceAggregateData(
+    tx: EntityManager,
+    aggregateType: string,
+    aggregateId: string,
+    data: Record<string, unknown>,
+  ): Promise<number> {
+    const rows = await tx.query<unknown[]>(
+      `UPDATE outbox_events SET data = $3::jsonb WHERE aggregate_type = $1 AND aggregate_id = $2 RETURNING id`,
+      [aggregateType, aggregateId, JSON.stringify(data)],
+    );
+    return rows.length;
+  }
+
   findByAggregate(
     tx: EntityManager,
     aggregateType: string,

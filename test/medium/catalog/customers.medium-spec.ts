@@ -201,10 +201,12 @@ describe('customers (real PostgreSQL)', () => {
       [customer.id],
     );
     expect(audit).toHaveLength(3);
+    // Every event of the customer (created, updated, erased) is scrubbed, not only the erasure's own.
     const outboxErased = await ctx.dataSource.query<{ data: string }[]>(
-      `SELECT data::text FROM outbox_events WHERE aggregate_id = $1 AND type = 'customer.erased'`,
+      `SELECT string_agg(data::text, ' ') AS data FROM outbox_events WHERE aggregate_id = $1`,
       [customer.id],
     );
+    expect(outboxErased[0].data).toContain(ERASED_NAME);
     const values = [...Object.values(personal), personal.metadata.phone, `Jane Q. Doe ${t}`];
     for (const text of [...audit.map((a) => a.event), outboxErased[0].data]) {
       for (const value of values.filter((v) => typeof v === 'string')) {
