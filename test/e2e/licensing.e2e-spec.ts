@@ -392,6 +392,46 @@ describe('licensing', () => {
     );
   });
 
+  it('lets an app activate its machine and send heartbeats with nothing but its license key', async () => {
+    const { id, key } = await license(
+      await policy({ floating: true, maxMachines: 1, requireHeartbeat: true }),
+    );
+    const anonymous = (path: string, body: unknown) => call('POST', path, { body });
+    const wrong = await anonymous('/v1/licenses/actions/activate-machine', {
+      key: 'AAAAA-AAAAA',
+      fingerprint: 'app-1',
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.code).toBe('INVALID_LICENSE_KEY');
+    const activated = await anonymous('/v1/licenses/actions/activate-machine', {
+      key,
+      fingerprint: 'app-1',
+      platform: 'macos',
+    });
+    expect(activated.status).toBe(201);
+    expect(activated.body).toMatchObject({
+      licenseId: id,
+      fingerprint: 'app-1',
+      platform: 'macos',
+    });
+    const full = await anonymous('/v1/licenses/actions/activate-machine', {
+      key,
+      fingerprint: 'app-2',
+    });
+    expect(full.body.code).toBe('TOO_MANY_MACHINES');
+    expect((await validate(key, { fingerprint: 'app-1' })).body.code).toBe('HEARTBEAT_NOT_STARTED');
+    const beat = await anonymous('/v1/licenses/actions/heartbeat', { key, fingerprint: 'app-1' });
+    expect(beat.status).toBe(200);
+    expect((await validate(key, { fingerprint: 'app-1' })).body.code).toBe('VALID');
+    const audits = await call('GET', `/v1/audit/events?targetId=${activated.body.id}`, {
+      token: owner.accessToken,
+    });
+    expect(audits.body.data[0]).toMatchObject({
+      action: 'machine.heartbeat',
+      actorType: 'anonymous',
+    });
+  });
+
   it('forgets a stored idempotent response once its customer is erased', async () => {
     const key = `idem-${randomUUID()}`;
     const body = { name: 'Jane Doe', email: 'jane@example.com' };

@@ -63,3 +63,11 @@ export class PolicyProductMismatch extends DomainError {
     super('A license can only change to a policy of the same product.');
   }
 }
+
+export class InvalidLicenseKey extends DomainError {
+  readonly code = 'INVALID_LICENSE_KEY';
+  readonly status = 401;
+  constructor() {
+    super('No license matches this key.');
+  }
+}

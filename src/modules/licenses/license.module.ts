@@ -7,6 +7,8 @@ import { LicenseController } from 'src/modules/licenses/license.controller';
 import { LicenseEntity, MachineEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import { LicenseService } from 'src/modules/licenses/license.service';
+import { MachineKeyController } from 'src/modules/licenses/machine-key.controller';
+import { MachineKeyService } from 'src/modules/licenses/machine-key.service';
 import { MachineController } from 'src/modules/licenses/machine.controller';
 import { MachineService } from 'src/modules/licenses/machine.service';
 import { PolicyController } from 'src/modules/licenses/policy.controller';
@@ -19,13 +21,20 @@ import { ValidationService } from 'src/modules/licenses/validation.service';
     TypeOrmModule.forFeature([PolicyEntity, LicenseEntity, MachineEntity]),
     EntitlementModule,
   ],
-  controllers: [PolicyController, LicenseController, LicenseActionsController, MachineController],
+  controllers: [
+    PolicyController,
+    LicenseController,
+    LicenseActionsController,
+    MachineController,
+    MachineKeyController,
+  ],
   // The validation hot path is ValidationRoute, a plain Fastify route registered by createApp.
   providers: [
     LicenseRepository,
     PolicyService,
     LicenseService,
     MachineService,
+    MachineKeyService,
     ValidationService,
     ValidationRoute,
   ],

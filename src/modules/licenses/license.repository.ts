@@ -213,6 +213,20 @@ export class LicenseRepository {
     });
   }
 
+  /** The license a key belongs to (by its keyed hash: one unique-index lookup). */
+  getLicenseIdByKeyHash(keyHash: string): Promise<string | null> {
+    return this.dataSource
+      .getRepository(LicenseEntity)
+      .findOne({ where: { keyHash }, select: { id: true } })
+      .then((license) => license?.id ?? null);
+  }
+
+  getMachineByFingerprint(licenseId: string, fingerprint: string): Promise<MachineEntity | null> {
+    return this.dataSource
+      .getRepository(MachineEntity)
+      .findOne({ where: { licenseId, fingerprint } });
+  }
+
   findLicenses(
     limit: number,
     afterId: string | undefined,

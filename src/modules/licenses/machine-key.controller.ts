@@ -1,0 +1,54 @@
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiTags, OmitType } from '@nestjs/swagger';
+import { IsString, Length } from 'class-validator';
+
+import { ActivateMachineDto, MachineDto } from 'src/modules/licenses/license.dto';
+import { MachineKeyService } from 'src/modules/licenses/machine-key.service';
+import { Public } from 'src/platform/auth/public.decorator';
+import { ValidateRateLimited } from 'src/platform/http/rate-limit';
+import { ClientMeta } from 'src/platform/http/request-meta';
+import type { RequestMeta } from 'src/platform/http/request-meta';
+
+class KeyActivationDto extends OmitType(ActivateMachineDto, ['licenseId'] as const) {
+  @ApiProperty({ description: 'The license key: the credential of this call' })
+  @IsString()
+  @Length(1, 128)
+  key: string;
+}
+
+class KeyHeartbeatDto {
+  @ApiProperty() @IsString() @Length(1, 128) key: string;
+  @ApiProperty() @IsString() @Length(1, 255) fingerprint: string;
+}
+
+/**
+ * For apps in the field, which hold a license key and nothing else: activate this machine and keep its
+ * heartbeat. The key is the credential (401 INVALID_LICENSE_KEY when it matches no license); seat limits
+ * and the audit trail are the same as for activations made with an API key.
+ */
+@ApiTags('machines')
+@Controller('licenses/actions')
+export class MachineKeyController {
+  constructor(private readonly machines: MachineKeyService) {}
+
+  @Post('activate-machine')
+  @Public()
+  @ValidateRateLimited()
+  @ApiCreatedResponse({
+    type: MachineDto,
+    description: '422 TOO_MANY_MACHINES when the license is full',
+  })
+  activate(@Body() body: KeyActivationDto, @ClientMeta() meta: RequestMeta): Promise<MachineDto> {
+    const { key, ...machine } = body;
+    return this.machines.activate(key, machine, meta);
+  }
+
+  @Post('heartbeat')
+  @HttpCode(200)
+  @Public()
+  @ValidateRateLimited()
+  @ApiOkResponse({ type: MachineDto })
+  heartbeat(@Body() body: KeyHeartbeatDto, @ClientMeta() meta: RequestMeta): Promise<MachineDto> {
+    return this.machines.heartbeat(body.key, body.fingerprint, meta);
+  }
+}

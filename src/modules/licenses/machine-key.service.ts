@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+
+import { normaliseLicenseKey } from 'src/modules/licenses/license-key';
+import type { ActivateMachineDto, MachineDto } from 'src/modules/licenses/license.dto';
+import { InvalidLicenseKey, MachineNotFound } from 'src/modules/licenses/license.errors';
+import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
+import { MachineService } from 'src/modules/licenses/machine.service';
+import type { Actor } from 'src/platform/auth/actor';
+import { KeyedHash } from 'src/platform/crypto/keyed-hash';
+import type { RequestMeta } from 'src/platform/http/request-meta';
+
+/** Machine activation and heartbeats authenticated by the license key itself. */
+@Injectable()
+export class MachineKeyService {
+  constructor(
+    private readonly repository: LicenseRepository,
+    private readonly machines: MachineService,
+    private readonly hash: KeyedHash,
+  ) {}
+
+  async activate(
+    key: string,
+    machine: Omit<ActivateMachineDto, 'licenseId'>,
+    meta: RequestMeta,
+  ): Promise<MachineDto> {
+    const licenseId = await this.licenseFor(key);
+    return this.machines.activate(keyHolder(meta), { ...machine, licenseId });
+  }
+
+  async heartbeat(key: string, fingerprint: string, meta: RequestMeta): Promise<MachineDto> {
+    const licenseId = await this.licenseFor(key);
+    const machine = await this.repository.getMachineByFingerprint(licenseId, fingerprint);
+    if (machine === null) {
+      throw new MachineNotFound();
+    }
+    return this.machines.heartbeat(keyHolder(meta), machine.id);
+  }
+
+  private async licenseFor(key: string): Promise<string> {
+    const licenseId = await this.repository.getLicenseIdByKeyHash(
+      this.hash.digest(LICENSE_KEY_PURPOSE, normaliseLicenseKey(key)),
+    );
+    if (licenseId === null) {
+      throw new InvalidLicenseKey();
+    }
+    return licenseId;
+  }
+}
+
+/** A caller proven only by a license key: no account, recorded with its address. */
+function keyHolder(meta: RequestMeta): Actor {
+  return { type: 'anonymous', id: null, permissions: new Set(), ...meta };
+}
