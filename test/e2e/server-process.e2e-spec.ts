@@ -144,9 +144,16 @@ describe('the server process', () => {
     await fetch(`http://127.0.0.1:${port}/v1/nothing?key=LIC-SECRET`, {
       headers: { authorization: 'Bearer tsk_live_supersecret', 'x-request-id': 'trace-me-1' },
     });
+    await fetch(`http://127.0.0.1:${port}/v1/licenses/actions/validate-key`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'AAAAA-BBBBB' }),
+    });
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
 
+    // The validation hot path writes no access line; other requests do.
+    expect(server.output()).not.toContain('validate-key');
     const lines = server
       .output()
       .split('\n')

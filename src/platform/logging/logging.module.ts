@@ -6,6 +6,9 @@ import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import { activeTraceId } from 'src/platform/telemetry/trace-id';
 
+// The validation hot path (a plain Fastify route in the licenses module); kept here as a path, not an import.
+const VALIDATE_KEY_PATH = '/v1/licenses/actions/validate-key';
+
 /** Paths pino replaces with "[redacted]" wherever they occur in a log line. */
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -67,7 +70,12 @@ export const REDACTED_PATHS = [
                 ? 'warn'
                 : 'info',
           autoLogging: {
-            ignore: (req: IncomingMessage) => req.url?.startsWith('/health/') === true,
+            // No access line for health probes and license validations: on the hot path the log line
+            // would cost more than the query. Errors there are still logged by the problem handler.
+            ignore: (req: IncomingMessage & { originalUrl?: string }) => {
+              const url = req.originalUrl ?? req.url ?? '';
+              return url.startsWith('/health/') || url.startsWith(VALIDATE_KEY_PATH);
+            },
           },
         },
       }),
