@@ -13,6 +13,7 @@ import { HealthModule } from 'src/platform/health/health.module';
 import { LoggingModule } from 'src/platform/logging/logging.module';
 import { OutboxModule } from 'src/platform/outbox/outbox.module';
 import { PlatformModule } from 'src/platform/platform.module';
+import { EtagInterceptor } from 'src/platform/http/etag';
 import { IdempotencyInterceptor } from 'src/platform/http/idempotency';
 import { RateLimitGuard, RateLimitModule } from 'src/platform/http/rate-limit';
 import { AdminsModule } from 'src/modules/admins/admins.module';
@@ -54,6 +55,7 @@ export class AppModule {
         { provide: APP_GUARD, useExisting: RateLimitGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+        { provide: APP_INTERCEPTOR, useClass: EtagInterceptor },
       ],
     };
   }

@@ -317,8 +317,20 @@ describe('licensing', () => {
   });
 
   it('updates with optimistic locking, and records validation times without a write per validation', async () => {
-    const { id, key } = await license(await policy());
+    const policyId = await policy();
+    const policyRead = await as('GET', `/v1/policies/${policyId}`);
+    const renamed = await as(
+      'PATCH',
+      `/v1/policies/${policyId}`,
+      { name: 'Renamed' },
+      { 'if-match': policyRead.headers.get('etag')! },
+    );
+    expect(renamed.body.name).toBe('Renamed');
+    expect(renamed.headers.get('etag')).toBe(`W/"${renamed.body.version}"`);
+    expect((await as('GET', '/v1/licenses')).headers.get('etag')).toBeNull();
+    const { id, key } = await license(policyId);
     const read = await as('GET', `/v1/licenses/${id}`);
+    expect(read.headers.get('etag')).toBe(`W/"${read.body.version}"`);
     expect((await as('PATCH', `/v1/licenses/${id}`, { name: 'x' })).status).toBe(428);
     const patched = await as(
       'PATCH',

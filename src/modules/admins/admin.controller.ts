@@ -11,10 +11,8 @@ import {
   Post,
   Put,
   Query,
-  Res,
 } from '@nestjs/common';
 import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
 
 import {
   AdminDto,
@@ -28,7 +26,7 @@ import { AdminService } from 'src/modules/admins/admin.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Authenticated, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
-import { etagOf, versionFromIfMatch } from 'src/platform/http/etag';
+import { versionFromIfMatch } from 'src/platform/http/etag';
 import { PageQueryDto } from 'src/platform/http/pagination';
 
 @ApiTags('admins')
@@ -53,29 +51,21 @@ export class AdminController {
   @Get(':id')
   @Authenticated(Permission.AdminRead)
   @ApiOkResponse({ type: AdminDto })
-  async get(
-    @Param('id', ParseUUIDPipe) id: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<AdminDto> {
-    const admin = await this.admins.get(id);
-    void reply.header('etag', etagOf(admin.version));
-    return admin;
+  get(@Param('id', ParseUUIDPipe) id: string): Promise<AdminDto> {
+    return this.admins.get(id);
   }
 
   @Patch(':id')
   @Authenticated(Permission.AdminUpdate)
   @ApiHeader({ name: 'If-Match', required: true, description: 'ETag from GET, e.g. W/"3"' })
   @ApiOkResponse({ type: AdminDto })
-  async update(
+  update(
     @CurrentActor() actor: Actor,
     @Param('id', ParseUUIDPipe) id: string,
     @Headers('if-match') ifMatch: string | undefined,
     @Body() body: UpdateAdminDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<AdminDto> {
-    const admin = await this.admins.update(actor, id, versionFromIfMatch(ifMatch), body);
-    void reply.header('etag', etagOf(admin.version));
-    return admin;
+    return this.admins.update(actor, id, versionFromIfMatch(ifMatch), body);
   }
 
   @Delete(':id')

@@ -10,7 +10,6 @@ import {
   Patch,
   Post,
   Query,
-  Res,
 } from '@nestjs/common';
 import {
   ApiConflictResponse,
@@ -23,7 +22,6 @@ import {
   ApiPreconditionRequiredResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
 
 import {
   CreateCustomerDto,
@@ -36,7 +34,7 @@ import { CustomerService } from 'src/modules/customers/customer.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Authenticated, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
-import { etagOf, versionFromIfMatch } from 'src/platform/http/etag';
+import { versionFromIfMatch } from 'src/platform/http/etag';
 import { Idempotent } from 'src/platform/http/idempotency';
 
 const NOT_FOUND = { description: 'CUSTOMER_NOT_FOUND (problem+json)' };
@@ -66,13 +64,8 @@ export class CustomerController {
   @Authenticated(Permission.CustomerRead)
   @ApiOkResponse({ type: CustomerDto, description: 'With an ETag header for PATCH' })
   @ApiNotFoundResponse(NOT_FOUND)
-  async get(
-    @Param('id', ParseUUIDPipe) id: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<CustomerDto> {
-    const customer = await this.customers.get(id);
-    void reply.header('etag', etagOf(customer.version));
-    return customer;
+  get(@Param('id', ParseUUIDPipe) id: string): Promise<CustomerDto> {
+    return this.customers.get(id);
   }
 
   @Patch(':id')
@@ -83,16 +76,13 @@ export class CustomerController {
   @ApiConflictResponse({ description: 'EXTERNAL_ID_TAKEN, CUSTOMER_ERASED (problem+json)' })
   @ApiPreconditionFailedResponse({ description: 'STALE_VERSION (problem+json)' })
   @ApiPreconditionRequiredResponse({ description: 'PRECONDITION_REQUIRED (problem+json)' })
-  async update(
+  update(
     @CurrentActor() actor: Actor,
     @Param('id', ParseUUIDPipe) id: string,
     @Headers('if-match') ifMatch: string | undefined,
     @Body() body: UpdateCustomerDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<CustomerDto> {
-    const customer = await this.customers.update(actor, id, versionFromIfMatch(ifMatch), body);
-    void reply.header('etag', etagOf(customer.version));
-    return customer;
+    return this.customers.update(actor, id, versionFromIfMatch(ifMatch), body);
   }
 
   @Delete(':id')

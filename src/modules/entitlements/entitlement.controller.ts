@@ -10,7 +10,6 @@ import {
   Patch,
   Post,
   Query,
-  Res,
 } from '@nestjs/common';
 import {
   ApiConflictResponse,
@@ -23,7 +22,6 @@ import {
   ApiPreconditionRequiredResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
 
 import {
   CreateEntitlementDto,
@@ -36,7 +34,7 @@ import { EntitlementService } from 'src/modules/entitlements/entitlement.service
 import type { Actor } from 'src/platform/auth/actor';
 import { Authenticated, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
-import { etagOf, versionFromIfMatch } from 'src/platform/http/etag';
+import { versionFromIfMatch } from 'src/platform/http/etag';
 import { Idempotent } from 'src/platform/http/idempotency';
 
 const NOT_FOUND = { description: 'ENTITLEMENT_NOT_FOUND (problem+json)' };
@@ -69,13 +67,8 @@ export class EntitlementController {
   @Authenticated(Permission.EntitlementRead)
   @ApiOkResponse({ type: EntitlementDto, description: 'With an ETag header for PATCH' })
   @ApiNotFoundResponse(NOT_FOUND)
-  async get(
-    @Param('id', ParseUUIDPipe) id: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<EntitlementDto> {
-    const entitlement = await this.entitlements.get(id);
-    void reply.header('etag', etagOf(entitlement.version));
-    return entitlement;
+  get(@Param('id', ParseUUIDPipe) id: string): Promise<EntitlementDto> {
+    return this.entitlements.get(id);
   }
 
   @Patch(':id')
@@ -85,21 +78,13 @@ export class EntitlementController {
   @ApiNotFoundResponse(NOT_FOUND)
   @ApiPreconditionFailedResponse({ description: 'STALE_VERSION (problem+json)' })
   @ApiPreconditionRequiredResponse({ description: 'PRECONDITION_REQUIRED (problem+json)' })
-  async update(
+  update(
     @CurrentActor() actor: Actor,
     @Param('id', ParseUUIDPipe) id: string,
     @Headers('if-match') ifMatch: string | undefined,
     @Body() body: UpdateEntitlementDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<EntitlementDto> {
-    const entitlement = await this.entitlements.update(
-      actor,
-      id,
-      versionFromIfMatch(ifMatch),
-      body,
-    );
-    void reply.header('etag', etagOf(entitlement.version));
-    return entitlement;
+    return this.entitlements.update(actor, id, versionFromIfMatch(ifMatch), body);
   }
 
   @Delete(':id')

@@ -8,10 +8,8 @@ import {
   Patch,
   Post,
   Query,
-  Res,
 } from '@nestjs/common';
 import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
 
 import {
   IssuedLicenseDto,
@@ -25,7 +23,7 @@ import { LicenseService } from 'src/modules/licenses/license.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Authenticated, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
-import { etagOf, versionFromIfMatch } from 'src/platform/http/etag';
+import { versionFromIfMatch } from 'src/platform/http/etag';
 import { Idempotent } from 'src/platform/http/idempotency';
 
 @ApiTags('licenses')
@@ -51,28 +49,20 @@ export class LicenseController {
   @Get(':id')
   @Authenticated(Permission.LicenseRead)
   @ApiOkResponse({ type: LicenseDto })
-  async get(
-    @Param('id', ParseUUIDPipe) id: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<LicenseDto> {
-    const license = await this.licenses.get(id);
-    void reply.header('etag', etagOf(license.version));
-    return license;
+  get(@Param('id', ParseUUIDPipe) id: string): Promise<LicenseDto> {
+    return this.licenses.get(id);
   }
 
   @Patch(':id')
   @Authenticated(Permission.LicenseUpdate)
   @ApiHeader({ name: 'If-Match', required: true })
   @ApiOkResponse({ type: LicenseDto })
-  async update(
+  update(
     @CurrentActor() actor: Actor,
     @Param('id', ParseUUIDPipe) id: string,
     @Headers('if-match') ifMatch: string | undefined,
     @Body() body: UpdateLicenseDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<LicenseDto> {
-    const license = await this.licenses.update(actor, id, versionFromIfMatch(ifMatch), body);
-    void reply.header('etag', etagOf(license.version));
-    return license;
+    return this.licenses.update(actor, id, versionFromIfMatch(ifMatch), body);
   }
 }

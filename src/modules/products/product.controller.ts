@@ -10,7 +10,6 @@ import {
   Patch,
   Post,
   Query,
-  Res,
 } from '@nestjs/common';
 import {
   ApiConflictResponse,
@@ -23,7 +22,6 @@ import {
   ApiPreconditionRequiredResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
 
 import {
   CreateProductDto,
@@ -36,7 +34,7 @@ import { ProductService } from 'src/modules/products/product.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Authenticated, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
-import { etagOf, versionFromIfMatch } from 'src/platform/http/etag';
+import { versionFromIfMatch } from 'src/platform/http/etag';
 import { Idempotent } from 'src/platform/http/idempotency';
 
 const NOT_FOUND = { description: 'PRODUCT_NOT_FOUND (problem+json)' };
@@ -66,13 +64,8 @@ export class ProductController {
   @Authenticated(Permission.ProductRead)
   @ApiOkResponse({ type: ProductDto, description: 'With an ETag header for PATCH' })
   @ApiNotFoundResponse(NOT_FOUND)
-  async get(
-    @Param('id', ParseUUIDPipe) id: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<ProductDto> {
-    const product = await this.products.get(id);
-    void reply.header('etag', etagOf(product.version));
-    return product;
+  get(@Param('id', ParseUUIDPipe) id: string): Promise<ProductDto> {
+    return this.products.get(id);
   }
 
   @Patch(':id')
@@ -82,16 +75,13 @@ export class ProductController {
   @ApiNotFoundResponse(NOT_FOUND)
   @ApiPreconditionFailedResponse({ description: 'STALE_VERSION (problem+json)' })
   @ApiPreconditionRequiredResponse({ description: 'PRECONDITION_REQUIRED (problem+json)' })
-  async update(
+  update(
     @CurrentActor() actor: Actor,
     @Param('id', ParseUUIDPipe) id: string,
     @Headers('if-match') ifMatch: string | undefined,
     @Body() body: UpdateProductDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ProductDto> {
-    const product = await this.products.update(actor, id, versionFromIfMatch(ifMatch), body);
-    void reply.header('etag', etagOf(product.version));
-    return product;
+    return this.products.update(actor, id, versionFromIfMatch(ifMatch), body);
   }
 
   @Delete(':id')

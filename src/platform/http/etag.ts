@@ -1,3 +1,9 @@
+import { Injectable } from '@nestjs/common';
+import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { tap } from 'rxjs';
+import type { Observable } from 'rxjs';
+
 import { DomainError } from 'src/platform/errors/domain-error';
 
 export class PreconditionRequired extends DomainError {
@@ -39,4 +45,27 @@ export function versionFromIfMatch(header: string | undefined): number {
     throw new InvalidIfMatch();
   }
   return Number(match[1]);
+}
+
+/**
+ * Every single resource read or patched carries its ETag (`W/"<version>"`), taken from the response's
+ * `version`: one rule here rather than a header set by hand in each controller. Lists have no `version`.
+ */
+@Injectable()
+export class EtagInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const method = context.switchToHttp().getRequest<FastifyRequest>().method;
+    if (method !== 'GET' && method !== 'PATCH') {
+      return next.handle();
+    }
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    return next.handle().pipe(
+      tap((body: unknown) => {
+        const version = (body as { version?: unknown } | null)?.version;
+        if (typeof version === 'number') {
+          void reply.header('etag', etagOf(version));
+        }
+      }),
+    );
+  }
 }
