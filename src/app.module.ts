@@ -22,6 +22,7 @@ import { CustomerModule } from 'src/modules/customers/customer.module';
 import { EntitlementModule } from 'src/modules/entitlements/entitlement.module';
 import { ProductModule } from 'src/modules/products/product.module';
 import { LicenseModule } from 'src/modules/licenses/license.module';
+import { SigningModule } from 'src/modules/signing/signing.module';
 
 @Module({})
 export class AppModule {
@@ -43,6 +44,7 @@ export class AppModule {
         HealthModule,
         AuditModule,
         AdminsModule,
+        SigningModule,
         CustomerModule,
         ProductModule,
         EntitlementModule,

@@ -59,6 +59,51 @@ export interface AppConfig {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   };
   readonly telemetry: { readonly otlpEndpoint: string | undefined; readonly serviceName: string };
+  readonly webhooks: {
+    /** Run the delivery dispatcher in this process; several processes may run it against one database. */
+    readonly dispatcherEnabled: boolean;
+    /** Development only: endpoints may use http:// to a loopback host (never in production). */
+    readonly allowHttp: boolean;
+    /** IPs/CIDRs deliveries may reach although loopback, private or link-local (the SSRF allow-list). */
+    readonly allowedAddresses: readonly string[];
+    readonly connectTimeoutMs: number;
+    /** Whole attempt: connect, send, and the response's status line and first 2 KB. */
+    readonly timeoutMs: number;
+    /** Fallback poll for due retries and missed notifications. */
+    readonly pollIntervalMs: number;
+    /** Attempts in flight per process. */
+    readonly concurrency: number;
+    /** After a rotation the previous secret keeps signing (and verifying) this long. */
+    readonly secretOverlapHours: number;
+    /** An endpoint failing without a single success for this long is disabled. */
+    readonly disableAfterDays: number;
+    /** Finished deliveries and their attempt log are deleted this long after they finished. */
+    readonly retentionDays: number;
+  };
+  readonly signing: {
+    /** `pkcs11`: keys live in an HSM. `software`: keys encrypted at rest with ENCRYPTION_KEY (development). */
+    readonly backend: 'software' | 'pkcs11';
+    readonly pkcs11:
+      | {
+          readonly modulePath: string;
+          readonly tokenLabel: string;
+          readonly pin: string;
+          /** Sessions kept open for signing; a sign waits for a free one. */
+          readonly poolSize: number;
+        }
+      | undefined;
+    /** Algorithm of new license and audit keys (webhook keys are always Ed25519, as Standard Webhooks asks). */
+    readonly algorithm: 'EdDSA' | 'ES256';
+    /** Retired keys stay in the JWKS this long, so files signed before a rotation keep verifying. */
+    readonly retiredKeyPublishDays: number;
+    /** How often an instance re-reads the key ring, to follow rotations made by other instances. */
+    readonly keyRingRefreshSeconds: number;
+    /** Scheduled signed checkpoints of the audit chain head; 0 turns the schedule off. */
+    readonly auditCheckpointMinutes: number;
+    readonly licenseFileTtlSeconds: { readonly default: number; readonly max: number };
+    /** Sign every license validation response (a detached JWS in the `Tessera-Signature` header). */
+    readonly signValidations: boolean;
+  };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -114,6 +159,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     problems.push(`HOST: "${host}" is not an IP address or "localhost"`);
   }
 
+  const signing = readSigning(read, problems);
+  const webhooks = readWebhooks(read, problems, nodeEnv);
+
   const config: AppConfig = {
     env: nodeEnv,
     http: {
@@ -162,6 +210,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       otlpEndpoint,
       serviceName: read.string('OTEL_SERVICE_NAME', 'tessera'),
     },
+    signing,
+    webhooks,
   };
 
   const missingSecrets = read.missingSecrets;
@@ -184,6 +234,87 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     throw new ConfigError(problems);
   }
   return deepFreeze(config);
+}
+
+const HOUR = 3_600;
+const DAY = 86_400;
+
+function readSigning(read: EnvReader, problems: string[]): AppConfig['signing'] {
+  const modulePath = read.optional('PKCS11_MODULE');
+  const backend = read.oneOf(
+    'SIGNING_BACKEND',
+    ['software', 'pkcs11'] as const,
+    modulePath === undefined ? 'software' : 'pkcs11',
+  );
+  let pkcs11: AppConfig['signing']['pkcs11'];
+  if (backend === 'pkcs11') {
+    const tokenLabel = read.optional('PKCS11_TOKEN_LABEL');
+    const pin = read.optionalSecret('PKCS11_PIN');
+    if (modulePath === undefined) {
+      problems.push(
+        'PKCS11_MODULE: required when SIGNING_BACKEND=pkcs11 (path of the PKCS#11 library)',
+      );
+    } else if (!existsSync(modulePath)) {
+      problems.push(`PKCS11_MODULE: "${modulePath}" does not exist`);
+    }
+    if (tokenLabel === undefined) {
+      problems.push('PKCS11_TOKEN_LABEL: required when SIGNING_BACKEND=pkcs11');
+    }
+    if (pin === undefined) {
+      problems.push('PKCS11_PIN: required when SIGNING_BACKEND=pkcs11 (or PKCS11_PIN_FILE)');
+    }
+    pkcs11 = {
+      modulePath: modulePath ?? '',
+      tokenLabel: tokenLabel ?? '',
+      pin: pin ?? '',
+      poolSize: read.int('PKCS11_POOL_SIZE', 2, 1, 64),
+    };
+  }
+  const defaultTtl = read.int('LICENSE_FILE_TTL_SECONDS', 30 * DAY, HOUR, 10 * 365 * DAY);
+  const maxTtl = read.int('LICENSE_FILE_MAX_TTL_SECONDS', 365 * DAY, HOUR, 10 * 365 * DAY);
+  if (defaultTtl > maxTtl) {
+    problems.push('LICENSE_FILE_TTL_SECONDS: must not exceed LICENSE_FILE_MAX_TTL_SECONDS');
+  }
+  return {
+    backend,
+    pkcs11,
+    algorithm: read.oneOf('SIGNING_ALGORITHM', ['EdDSA', 'ES256'] as const, 'EdDSA'),
+    retiredKeyPublishDays: read.int('SIGNING_RETIRED_KEY_PUBLISH_DAYS', 90, 0, 3_650),
+    keyRingRefreshSeconds: read.int('SIGNING_KEY_RING_REFRESH_SECONDS', 30, 1, 3_600),
+    auditCheckpointMinutes: read.int('AUDIT_CHECKPOINT_INTERVAL_MINUTES', 60, 0, 10_080),
+    licenseFileTtlSeconds: { default: defaultTtl, max: maxTtl },
+    signValidations: read.bool('SIGN_VALIDATIONS', true),
+  };
+}
+
+function readWebhooks(
+  read: EnvReader,
+  problems: string[],
+  nodeEnv: AppConfig['env'],
+): AppConfig['webhooks'] {
+  const allowHttp = read.bool('WEBHOOK_ALLOW_HTTP', false);
+  if (allowHttp && nodeEnv === 'production') {
+    problems.push(
+      'WEBHOOK_ALLOW_HTTP: not allowed with NODE_ENV=production (deliveries need https)',
+    );
+  }
+  const connectTimeoutMs = read.int('WEBHOOK_CONNECT_TIMEOUT_MS', 5_000, 100, 60_000);
+  const timeoutMs = read.int('WEBHOOK_TIMEOUT_MS', 15_000, 500, 120_000);
+  if (connectTimeoutMs > timeoutMs) {
+    problems.push('WEBHOOK_CONNECT_TIMEOUT_MS: must not exceed WEBHOOK_TIMEOUT_MS');
+  }
+  return {
+    dispatcherEnabled: read.bool('WEBHOOK_DISPATCHER_ENABLED', true),
+    allowHttp,
+    allowedAddresses: read.cidrs('WEBHOOK_ALLOWED_ADDRESSES'),
+    connectTimeoutMs,
+    timeoutMs,
+    pollIntervalMs: read.int('WEBHOOK_POLL_INTERVAL_MS', 1_000, 50, 60_000),
+    concurrency: read.int('WEBHOOK_CONCURRENCY', 16, 1, 256),
+    secretOverlapHours: read.int('WEBHOOK_SECRET_OVERLAP_HOURS', 24, 0, 720),
+    disableAfterDays: read.int('WEBHOOK_DISABLE_AFTER_DAYS', 5, 1, 90),
+    retentionDays: read.int('WEBHOOK_RETENTION_DAYS', 30, 1, 3_650),
+  };
 }
 
 const SECRET_KEYS = {
@@ -310,6 +441,47 @@ class EnvReader {
       return false;
     }
     return entries;
+  }
+
+  /** A credential (such as a PIN) from NAME or from the file NAME_FILE names, of any length. */
+  optionalSecret(name: string): string | undefined {
+    const direct = this.optional(name);
+    const file = this.optional(`${name}_FILE`);
+    if (direct !== undefined && file !== undefined) {
+      this.problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
+      return undefined;
+    }
+    if (file === undefined) {
+      return direct;
+    }
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch {
+      this.problems.push(`${name}_FILE: cannot read "${file}"`);
+      return undefined;
+    }
+  }
+
+  /** Comma-separated IP addresses or CIDR blocks, normalised to `address/prefix`. */
+  cidrs(name: string): string[] {
+    const entries = this.list(name);
+    const bad: string[] = [];
+    const out: string[] = [];
+    for (const entry of entries) {
+      const [address, prefix, extra] = entry.split('/');
+      const family = isIP(address);
+      const max = family === 6 ? 128 : 32;
+      const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+      if (family === 0 || extra !== undefined || !(bits >= 0 && bits <= max)) {
+        bad.push(`"${entry}"`);
+      } else {
+        out.push(`${address}/${bits}`);
+      }
+    }
+    if (bad.length > 0) {
+      this.problems.push(`${name}: ${bad.join(', ')} not an IP address or CIDR`);
+    }
+    return out;
   }
 
   /** A secret from NAME or from the file NAME_FILE names (Docker/Kubernetes secrets), at least 32 bytes. */

@@ -15,11 +15,13 @@ import { PolicyController } from 'src/modules/licenses/policy.controller';
 import { PolicyService } from 'src/modules/licenses/policy.service';
 import { ValidationRoute } from 'src/modules/licenses/validation.route';
 import { ValidationService } from 'src/modules/licenses/validation.service';
+import { SigningModule } from 'src/modules/signing/signing.module';
 
 @Module({
   imports: [
     TypeOrmModule.forFeature([PolicyEntity, LicenseEntity, MachineEntity]),
     EntitlementModule,
+    SigningModule,
   ],
   controllers: [
     PolicyController,

@@ -8,11 +8,14 @@ import type { AppConfig } from 'src/config/app-config';
 import { VALIDATE_KEY_SCHEMA } from 'src/modules/licenses/validation.schema';
 import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema';
 import { ValidationService } from 'src/modules/licenses/validation.service';
+import { SigningService } from 'src/modules/signing/signing.service';
 import { sendProblem } from 'src/platform/errors/problem.filter';
 import { FixedWindowStorage } from 'src/platform/http/fixed-window-storage';
 import { RateLimited } from 'src/platform/http/rate-limit';
 
 export const VALIDATE_KEY_PATH = '/v1/licenses/actions/validate-key';
+/** A detached JWS (RFC 7515 appendix F) over the exact response body: `<protected header>..<signature>`. */
+export const SIGNATURE_HEADER = 'tessera-signature';
 
 /**
  * The validation hot path as a plain Fastify route: the JSON schema validates and serialises (compiled
@@ -27,6 +30,7 @@ export class ValidationRoute implements OnModuleDestroy {
 
   constructor(
     private readonly validation: ValidationService,
+    private readonly signing: SigningService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -58,7 +62,21 @@ export class ValidationRoute implements OnModuleDestroy {
         if (window.isBlocked) {
           throw new RateLimited(window.timeToBlockExpire);
         }
-        return this.validation.validate(request.body as ValidateKeyRequest);
+        const result = await this.validation.validate(request.body as ValidateKeyRequest);
+        if (!this.config.signing.signValidations) {
+          return result;
+        }
+        // Signed over the bytes that are sent, so an app can check the answer (and its nonce) even when
+        // it came through a proxy: serialise once with the route's schema, sign, send those bytes.
+        const body = reply.serialize(result) as string;
+        const jws = await this.signing.signJws('license', Buffer.from(body), {
+          typ: 'tessera-validation+jws',
+        });
+        const [protectedHeader, , signature] = jws.split('.');
+        return reply
+          .header(SIGNATURE_HEADER, `${protectedHeader}..${signature}`)
+          .type('application/json; charset=utf-8')
+          .send(body);
       },
     );
   }
@@ -73,7 +91,9 @@ export function describeValidationRoute(document: OpenAPIObject): void {
       summary: 'Validate a license key',
       description:
         'Public: the license key in the body is the credential. Every outcome is a 200 with `valid` and a ' +
-        '`code` (first failing check, in the order of docs/licensing.md); unknown and wrong keys both answer NOT_FOUND.',
+        '`code` (first failing check, in the order of docs/licensing.md); unknown and wrong keys both answer NOT_FOUND. ' +
+        'The `Tessera-Signature` header holds a detached JWS (kid in its header) over the exact response body; ' +
+        'verify it with the JWKS at /v1/keys (docs/licensing.md).',
       'x-permission': 'public',
       requestBody: {
         required: true,
@@ -84,6 +104,12 @@ export function describeValidationRoute(document: OpenAPIObject): void {
       responses: {
         200: {
           description: 'The validation result',
+          headers: {
+            'Tessera-Signature': {
+              description: 'Detached compact JWS over the body: `<protected>..<signature>`',
+              schema: { type: 'string' },
+            },
+          },
           content: {
             'application/json': { schema: { $ref: '#/components/schemas/ValidationResultDto' } },
           },

@@ -1,0 +1,293 @@
+import { createHash } from 'node:crypto';
+
+import * as graphene from 'graphene-pk11';
+
+import type { GeneratedKey, KeyHandle, Signer, SigningAlgorithm } from 'src/modules/signing/signer';
+
+// graphene-pk11 has no EdDSA constants (PKCS#11 3.0); the numbers are from the standard.
+const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+const CKM_EDDSA = 0x1057;
+const CKK_EC_EDWARDS = 0x40;
+const CKM_EC_KEY_PAIR_GEN = 0x1040;
+// SoftHSM has no CKM_ECDSA_SHA256: the digest is computed here and CKM_ECDSA signs it (same signature).
+const CKM_ECDSA = 0x1041;
+const EC_PARAMS: Record<SigningAlgorithm, Buffer> = {
+  EdDSA: Buffer.from('06032b6570', 'hex'),
+  ES256: Buffer.from('06082a8648ce3d030107', 'hex'),
+};
+
+// Errors after which the sessions (or the whole module) are gone and must be reopened.
+const RECONNECT_ERRORS =
+  /CKR_(SESSION_HANDLE_INVALID|SESSION_CLOSED|DEVICE_REMOVED|DEVICE_ERROR|TOKEN_NOT_PRESENT|CRYPTOKI_NOT_INITIALIZED|USER_NOT_LOGGED_IN|OBJECT_HANDLE_INVALID|KEY_HANDLE_INVALID|GENERAL_ERROR)/;
+
+export interface Pkcs11Options {
+  readonly modulePath: string;
+  readonly tokenLabel: string;
+  readonly pin: string;
+  readonly poolSize: number;
+}
+
+/** One loaded PKCS#11 library per process: C_Initialize may run once, and C_Finalize ends it for everyone. */
+const loaded = new Map<string, { module: graphene.Module; users: number }>();
+
+function loadModule(path: string): graphene.Module {
+  const entry = loaded.get(path);
+  if (entry !== undefined) {
+    entry.users++;
+    return entry.module;
+  }
+  const module = graphene.Module.load(path, 'tessera');
+  try {
+    module.initialize();
+  } catch (error) {
+    // Another library in this process (or a test) initialised the module first; its state is shared.
+    if (!String(error).includes('CKR_CRYPTOKI_ALREADY_INITIALIZED')) {
+      throw error;
+    }
+  }
+  loaded.set(path, { module, users: 1 });
+  return module;
+}
+
+function releaseModule(path: string): void {
+  const entry = loaded.get(path);
+  if (entry === undefined) {
+    return;
+  }
+  entry.users--;
+  if (entry.users === 0) {
+    loaded.delete(path);
+    try {
+      entry.module.finalize();
+    } catch {
+      // Already finalized (the module was reset under us); nothing left to release.
+    }
+  }
+}
+
+/**
+ * Keys in a PKCS#11 token: generated inside it as token objects that are sensitive and not extractable, so
+ * the private key never exists outside the HSM. Signing uses a small pool of logged-in sessions and the
+ * asynchronous C_Sign, so the event loop keeps serving while the token works. After a module or token
+ * error the pool is torn down and reopened once before the error is reported.
+ */
+export class Pkcs11Signer implements Signer {
+  readonly backend = 'pkcs11';
+  private module: graphene.Module | null = null;
+  private sessions: graphene.Session[] = [];
+  private idle: graphene.Session[] = [];
+  private readonly waiting: ((session: graphene.Session) => void)[] = [];
+  /** Object handles are valid in every session of this application, so one lookup per key suffices. */
+  private readonly privateKeys = new Map<string, graphene.PrivateKey>();
+  private generation = 0;
+
+  constructor(private readonly options: Pkcs11Options) {}
+
+  /** Opens the pool; throws with the reason when the module, token or PIN is wrong. */
+  open(): void {
+    this.module = loadModule(this.options.modulePath);
+    try {
+      const slot = this.findSlot(this.module);
+      const sessions: graphene.Session[] = [];
+      for (let i = 0; i < this.options.poolSize; i++) {
+        sessions.push(
+          slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION),
+        );
+      }
+      try {
+        // A login is per application and token: one session logs all of them in.
+        sessions[0].login(this.options.pin, graphene.UserType.USER);
+      } catch (error) {
+        if (!String(error).includes('CKR_USER_ALREADY_LOGGED_IN')) {
+          throw error;
+        }
+      }
+      this.sessions = sessions;
+      this.idle = [...sessions];
+      this.generation++;
+    } catch (error) {
+      this.module = null;
+      releaseModule(this.options.modulePath);
+      throw error;
+    }
+  }
+
+  async generate(kid: string, algorithm: SigningAlgorithm): Promise<GeneratedKey> {
+    const label = `tessera-${kid}`;
+    const keys = await this.withSession((session) =>
+      session.generateKeyPair(
+        {
+          name: algorithm === 'EdDSA' ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN,
+          params: null,
+        },
+        {
+          keyType: algorithm === 'EdDSA' ? CKK_EC_EDWARDS : graphene.KeyType.EC,
+          token: true,
+          private: false,
+          verify: true,
+          paramsEC: EC_PARAMS[algorithm],
+          label,
+          id: Buffer.from(kid),
+        },
+        {
+          keyType: algorithm === 'EdDSA' ? CKK_EC_EDWARDS : graphene.KeyType.EC,
+          token: true,
+          private: true,
+          sign: true,
+          sensitive: true,
+          extractable: false,
+          label,
+          id: Buffer.from(kid),
+        },
+      ),
+    );
+    this.privateKeys.set(kid, keys.privateKey);
+    // CKA_EC_POINT is a DER OCTET STRING (04 len) around the raw public key.
+    const point = keys.publicKey.getAttribute({ pointEC: null }).pointEC!.subarray(2);
+    const publicJwk =
+      algorithm === 'EdDSA'
+        ? { kty: 'OKP', crv: 'Ed25519', x: point.toString('base64url') }
+        : {
+            kty: 'EC',
+            crv: 'P-256',
+            x: point.subarray(1, 33).toString('base64url'),
+            y: point.subarray(33, 65).toString('base64url'),
+          };
+    return { publicJwk, hsmLabel: label, privateKeySealed: null };
+  }
+
+  async sign(key: KeyHandle, message: Buffer): Promise<Buffer> {
+    const data =
+      key.algorithm === 'EdDSA' ? message : createHash('sha256').update(message).digest();
+    const mechanism = { name: key.algorithm === 'EdDSA' ? CKM_EDDSA : CKM_ECDSA, params: null };
+    return this.withSession(
+      (session) =>
+        new Promise<Buffer>((resolve, reject) => {
+          const privateKey = this.privateKey(session, key);
+          session.createSign(mechanism, privateKey).once(data, (error, signature) => {
+            if (error) {
+              reject(error);
+            } else {
+              resolve(signature);
+            }
+          });
+        }),
+    );
+  }
+
+  async check(): Promise<void> {
+    // A round trip through a pooled session: fails when the module, token or session is gone.
+    await this.withSession((session) => session.generateRandom(8));
+  }
+
+  close(): Promise<void> {
+    this.teardown();
+    return Promise.resolve();
+  }
+
+  private privateKey(session: graphene.Session, key: KeyHandle): graphene.PrivateKey {
+    const cached = this.privateKeys.get(key.kid);
+    if (cached !== undefined) {
+      return cached;
+    }
+    if (key.hsmLabel === null) {
+      throw new Error(`signing key ${key.kid} has no HSM label`);
+    }
+    const found = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, label: key.hsmLabel });
+    if (found.length !== 1) {
+      throw new Error(
+        `HSM key "${key.hsmLabel}" not found in token "${this.options.tokenLabel}" (${found.length} matches)`,
+      );
+    }
+    const privateKey = found.items(0).toType<graphene.PrivateKey>();
+    this.privateKeys.set(key.kid, privateKey);
+    return privateKey;
+  }
+
+  /** Runs `work` on a pooled session; after a module/token error, reopens the pool and tries once more. */
+  private async withSession<T>(work: (session: graphene.Session) => T | Promise<T>): Promise<T> {
+    try {
+      return await this.borrow(work);
+    } catch (error) {
+      if (!RECONNECT_ERRORS.test(String(error))) {
+        throw error;
+      }
+      this.reconnect();
+      return this.borrow(work);
+    }
+  }
+
+  private async borrow<T>(work: (session: graphene.Session) => T | Promise<T>): Promise<T> {
+    if (this.module === null) {
+      this.open();
+    }
+    const session = await this.acquire();
+    const generation = this.generation;
+    try {
+      return await work(session);
+    } finally {
+      if (generation === this.generation) {
+        this.release(session);
+      }
+    }
+  }
+
+  private acquire(): Promise<graphene.Session> {
+    const session = this.idle.pop();
+    if (session !== undefined) {
+      return Promise.resolve(session);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(session: graphene.Session): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) {
+      next(session);
+    } else {
+      this.idle.push(session);
+    }
+  }
+
+  private reconnect(): void {
+    const waiting = this.waiting.splice(0);
+    this.teardown();
+    // A broken library instance is finalized and loaded again, so a restarted token is found anew.
+    this.open();
+    for (const resolve of waiting) {
+      void this.acquire().then(resolve);
+    }
+  }
+
+  private teardown(): void {
+    for (const session of this.sessions) {
+      try {
+        session.close();
+      } catch {
+        // The session died with the module or token; closing it is moot.
+      }
+    }
+    this.sessions = [];
+    this.idle = [];
+    this.privateKeys.clear();
+    if (this.module !== null) {
+      this.module = null;
+      releaseModule(this.options.modulePath);
+    }
+    this.generation++;
+  }
+
+  private findSlot(module: graphene.Module): graphene.Slot {
+    const slots = module.getSlots(true);
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots.items(i);
+      // Token labels are blank-padded to 32 bytes.
+      if (slot.getToken().label.replace(/[\s\0]+$/, '') === this.options.tokenLabel) {
+        return slot;
+      }
+    }
+    throw new Error(
+      `no PKCS#11 token labelled "${this.options.tokenLabel}" in ${this.options.modulePath}`,
+    );
+  }
+}

@@ -1,0 +1,379 @@
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import type { JsonWebKey } from 'node:crypto';
+
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+import { APP_CONFIG } from 'src/config/app-config';
+import type { AppConfig } from 'src/config/app-config';
+import { AuditService } from 'src/modules/audit/audit.service';
+import { SIGNER } from 'src/modules/signing/signer';
+import type { JwkDto, JwksDto, SigningKeyDto } from 'src/modules/signing/signing.dto';
+import type { KeyHandle, Signer, SigningAlgorithm } from 'src/modules/signing/signer';
+import { KEY_PURPOSES } from 'src/modules/signing/signing-key.entity';
+import type { KeyPurpose, SigningKeyEntity } from 'src/modules/signing/signing-key.entity';
+import { SigningKeyRepository } from 'src/modules/signing/signing-key.repository';
+import {
+  NoActiveSigningKey,
+  SigningAlgorithmNotAllowed,
+  SigningKeyNotFound,
+  SigningKeyStateConflict,
+} from 'src/modules/signing/signing.errors';
+import type { Actor } from 'src/platform/auth/actor';
+import { systemActor } from 'src/platform/auth/actor';
+import { Clock } from 'src/platform/clock';
+import { Readiness } from 'src/platform/health/readiness';
+import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
+
+export interface Signature {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  readonly signature: Buffer;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The key ring: which key signs for each purpose (license files and validations, webhooks, audit
+ * checkpoints), rotation through PENDING -> ACTIVE -> RETIRING -> RETIRED, and signing with the active key.
+ * Each instance keeps the ring in memory (signing makes no database round trip) and re-reads it
+ * periodically, so a rotation made elsewhere reaches every instance within the refresh interval; until
+ * then the previous key, still published, keeps signing verifiable statements.
+ */
+@Injectable()
+export class SigningService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('SigningService');
+  private active = new Map<KeyPurpose, SigningKeyEntity>();
+  private byKid = new Map<string, SigningKeyEntity>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(SIGNER) private readonly signer: Signer,
+    private readonly keys: SigningKeyRepository,
+    private readonly audit: AuditService,
+    private readonly outbox: OutboxRepository,
+    private readonly clock: Clock,
+    readiness: Readiness,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    readiness.register('signer', () => this.signer.check());
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.signer.backend === 'software') {
+      this.logger.warn(
+        'Signing keys are NOT HSM-protected: the software signer keeps them in the database, sealed ' +
+          'with ENCRYPTION_KEY. Configure PKCS11_MODULE for production (docs/security.md).',
+      );
+    }
+    await this.ensureActiveKeys();
+    this.refreshTimer = setInterval(() => {
+      this.reload().catch((error: Error) =>
+        this.logger.warn(`key ring refresh failed: ${error.message}`),
+      );
+    }, this.config.signing.keyRingRefreshSeconds * 1000);
+    this.refreshTimer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.refreshTimer);
+    await this.signer.close();
+  }
+
+  /** Signs with the purpose's ACTIVE key. No database access: the ring is in memory. */
+  async sign(purpose: KeyPurpose, message: Buffer): Promise<Signature> {
+    const key = this.active.get(purpose);
+    if (key === undefined) {
+      throw new NoActiveSigningKey(purpose);
+    }
+    return {
+      kid: key.kid,
+      alg: key.algorithm,
+      signature: await this.signer.sign(handle(key), message),
+    };
+  }
+
+  /** A compact JWS (RFC 7515) over `payload`, with `kid` in the protected header. */
+  async signJws(
+    purpose: KeyPurpose,
+    payload: Buffer,
+    header: Record<string, unknown> = {},
+  ): Promise<string> {
+    const key = this.active.get(purpose);
+    if (key === undefined) {
+      throw new NoActiveSigningKey(purpose);
+    }
+    const protectedHeader = base64url(
+      JSON.stringify({ alg: key.algorithm, kid: key.kid, ...header }),
+    );
+    const signingInput = `${protectedHeader}.${base64url(payload)}`;
+    const signature = await this.signer.sign(handle(key), Buffer.from(signingInput));
+    return `${signingInput}.${signature.toString('base64url')}`;
+  }
+
+  /** The public JWKS: every key not retired, and retired ones within the publication period. */
+  async jwks(): Promise<JwksDto> {
+    const since = new Date(
+      this.clock.now().getTime() - this.config.signing.retiredKeyPublishDays * DAY_MS,
+    );
+    const keys = await this.keys.findPublished(since);
+    return { keys: keys.map(toJwk) };
+  }
+
+  /** Verifies a signature made by any key of the ring (published or not), e.g. an audit checkpoint. */
+  async verify(kid: string, message: Buffer, signature: Buffer): Promise<boolean> {
+    const key = this.byKid.get(kid) ?? (await this.keys.getByKid(undefined, kid));
+    if (key === null) {
+      return false;
+    }
+    return verifySignature(key.algorithm, key.publicJwk, message, signature);
+  }
+
+  async list(): Promise<SigningKeyDto[]> {
+    return (await this.keys.findAll()).map(toView);
+  }
+
+  async get(kid: string): Promise<SigningKeyDto> {
+    const key = await this.keys.getByKid(undefined, kid);
+    if (key === null) {
+      throw new SigningKeyNotFound();
+    }
+    return toView(key);
+  }
+
+  /** Generates a key pair in the signer (inside the HSM for pkcs11) and adds it to the ring as PENDING. */
+  async generate(
+    actor: Actor,
+    purpose: KeyPurpose,
+    algorithm: SigningAlgorithm = this.defaultAlgorithm(purpose),
+  ): Promise<SigningKeyDto> {
+    if (purpose === 'webhook' && algorithm !== 'EdDSA') {
+      throw new SigningAlgorithmNotAllowed(purpose, algorithm);
+    }
+    const now = this.clock.now();
+    const kid = newKid(purpose, now);
+    const generated = await this.signer.generate(kid, algorithm);
+    const key = await this.keys.transaction(async (tx) => {
+      const created = await this.keys.create(tx, {
+        kid,
+        purpose,
+        algorithm,
+        backend: this.signer.backend,
+        state: 'PENDING',
+        publicJwk: generated.publicJwk,
+        hsmLabel: generated.hsmLabel,
+        privateKeySealed: generated.privateKeySealed,
+        createdAt: now,
+        activatedAt: null,
+        retiringAt: null,
+        retiredAt: null,
+      });
+      await this.announce(tx, actor, 'signing-key.created', created);
+      return created;
+    });
+    this.byKid.set(key.kid, key);
+    return toView(key);
+  }
+
+  /** Makes `kid` the signing key of its purpose; the key it replaces becomes RETIRING (still published). */
+  async activate(actor: Actor, kid: string): Promise<SigningKeyDto> {
+    const key = await this.keys.transaction(async (tx) => {
+      const next = await this.requireKey(tx, kid);
+      if (next.state !== 'PENDING' && next.state !== 'RETIRING') {
+        throw new SigningKeyStateConflict(kid, next.state, 'activated');
+      }
+      const now = this.clock.now();
+      const current = await this.keys.getActive(tx, next.purpose);
+      if (current !== null) {
+        current.state = 'RETIRING';
+        current.retiringAt = now;
+        await this.keys.save(tx, current);
+        await this.announce(tx, actor, 'signing-key.retiring', current);
+      }
+      next.state = 'ACTIVE';
+      next.activatedAt = now;
+      next.retiringAt = null;
+      const saved = await this.keys.save(tx, next);
+      await this.announce(tx, actor, 'signing-key.activated', saved, {
+        replaces: current?.kid ?? null,
+      });
+      return saved;
+    });
+    await this.reload();
+    return toView(key);
+  }
+
+  /** Stops publishing the key after the retention period. The ACTIVE key must be replaced first. */
+  async retire(actor: Actor, kid: string): Promise<SigningKeyDto> {
+    const key = await this.keys.transaction(async (tx) => {
+      const key = await this.requireKey(tx, kid);
+      if (key.state === 'ACTIVE' || key.state === 'RETIRED') {
+        throw new SigningKeyStateConflict(
+          kid,
+          key.state,
+          key.state === 'ACTIVE' ? 'retired before another key is activated' : 'retired again',
+        );
+      }
+      key.state = 'RETIRED';
+      key.retiredAt = this.clock.now();
+      const saved = await this.keys.save(tx, key);
+      await this.announce(tx, actor, 'signing-key.retired', saved);
+      return saved;
+    });
+    await this.reload();
+    return toView(key);
+  }
+
+  /** Generate + activate: the routine rotation, for the API and `npm run keys -- rotate`. */
+  async rotate(
+    actor: Actor,
+    purpose: KeyPurpose,
+    algorithm?: SigningAlgorithm,
+  ): Promise<SigningKeyDto> {
+    const created = await this.generate(actor, purpose, algorithm);
+    return this.activate(actor, created.kid);
+  }
+
+  /** Re-reads the ring from the database. */
+  async reload(): Promise<void> {
+    const keys = await this.keys.findAll();
+    this.byKid = new Map(keys.map((key) => [key.kid, key]));
+    this.active = new Map(
+      keys.filter((key) => key.state === 'ACTIVE').map((key) => [key.purpose, key]),
+    );
+  }
+
+  /** At boot: every purpose gets an ACTIVE key, created once even when several instances start together. */
+  private async ensureActiveKeys(): Promise<void> {
+    await this.reload();
+    const missing = KEY_PURPOSES.filter((purpose) => !this.active.has(purpose));
+    if (missing.length === 0) {
+      return;
+    }
+    await this.keys.transaction(async (tx) => {
+      await this.keys.lockBootstrap(tx);
+      for (const purpose of missing) {
+        if ((await this.keys.getActive(tx, purpose)) !== null) {
+          continue;
+        }
+        const now = this.clock.now();
+        const kid = newKid(purpose, now);
+        const algorithm = this.defaultAlgorithm(purpose);
+        const generated = await this.signer.generate(kid, algorithm);
+        const key = await this.keys.create(tx, {
+          kid,
+          purpose,
+          algorithm,
+          backend: this.signer.backend,
+          state: 'ACTIVE',
+          publicJwk: generated.publicJwk,
+          hsmLabel: generated.hsmLabel,
+          privateKeySealed: generated.privateKeySealed,
+          createdAt: now,
+          activatedAt: now,
+          retiringAt: null,
+          retiredAt: null,
+        });
+        this.logger.log(
+          `Created the first ${purpose} signing key ${kid} (${algorithm}, ${key.backend})`,
+        );
+        await this.announce(tx, systemActor(), 'signing-key.activated', key, { replaces: null });
+      }
+    });
+    await this.reload();
+  }
+
+  private defaultAlgorithm(purpose: KeyPurpose): SigningAlgorithm {
+    return purpose === 'webhook' ? 'EdDSA' : this.config.signing.algorithm;
+  }
+
+  private async requireKey(tx: EntityManager, kid: string): Promise<SigningKeyEntity> {
+    const key = await this.keys.getByKid(tx, kid, true);
+    if (key === null) {
+      throw new SigningKeyNotFound();
+    }
+    return key;
+  }
+
+  private async announce(
+    tx: EntityManager,
+    actor: Actor,
+    action: string,
+    key: SigningKeyEntity,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
+    const view = toView(key);
+    await this.outbox.add(tx, {
+      type: action,
+      aggregateType: 'signing-key',
+      aggregateId: key.id,
+      data: { ...view, ...extra },
+    });
+    await this.audit.record(tx, actor, {
+      action,
+      targetType: 'signing-key',
+      targetId: key.kid,
+      metadata: { purpose: key.purpose, algorithm: key.algorithm, state: key.state, ...extra },
+    });
+  }
+}
+
+/** `license-20261130-3f9a1c2b`: purpose and date for people reading logs, random bits for uniqueness. */
+function newKid(purpose: KeyPurpose, now: Date): string {
+  const day = now.toISOString().slice(0, 10).replace(/-/g, '');
+  return `${purpose}-${day}-${randomBytes(4).toString('hex')}`;
+}
+
+function handle(key: SigningKeyEntity): KeyHandle {
+  return {
+    kid: key.kid,
+    algorithm: key.algorithm,
+    hsmLabel: key.hsmLabel,
+    privateKeySealed: key.privateKeySealed,
+  };
+}
+
+function toJwk(key: SigningKeyEntity): JwkDto {
+  const { kty, crv, x, y } = key.publicJwk as Required<JsonWebKey>;
+  return {
+    kty,
+    crv,
+    x,
+    ...(y === undefined ? {} : { y }),
+    kid: key.kid,
+    alg: key.algorithm,
+    use: 'sig',
+  };
+}
+
+function toView(key: SigningKeyEntity): SigningKeyDto {
+  return {
+    kid: key.kid,
+    purpose: key.purpose,
+    algorithm: key.algorithm,
+    backend: key.backend,
+    state: key.state,
+    publicJwk: toJwk(key),
+    createdAt: key.createdAt.toISOString(),
+    activatedAt: key.activatedAt?.toISOString() ?? null,
+    retiringAt: key.retiringAt?.toISOString() ?? null,
+    retiredAt: key.retiredAt?.toISOString() ?? null,
+  };
+}
+
+export function verifySignature(
+  algorithm: SigningAlgorithm,
+  publicJwk: JsonWebKey,
+  message: Buffer,
+  signature: Buffer,
+): boolean {
+  const key = createPublicKey({ key: publicJwk, format: 'jwk' });
+  return algorithm === 'EdDSA'
+    ? verify(null, message, key, signature)
+    : verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
+}
+
+function base64url(value: string | Buffer): string {
+  return Buffer.from(value).toString('base64url');
+}

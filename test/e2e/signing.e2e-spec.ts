@@ -1,0 +1,275 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+import { compactVerify, createLocalJWKSet } from 'jose';
+import { Client } from 'pg';
+import type { JSONWebKeySet } from 'jose';
+
+import { Role } from 'src/platform/auth/roles';
+import { api, controlClock, signedInAdmin } from 'test/e2e/admin-session';
+import type { AdminSession } from 'test/e2e/admin-session';
+import { startTestApp } from 'test/e2e/test-app';
+import type { TestApp } from 'test/e2e/test-app';
+import { createSoftHsmToken, describeHsm } from 'test/support/softhsm';
+import type { SoftHsmToken } from 'test/support/softhsm';
+
+const DAY_MS = 86_400_000;
+
+async function query<T>(databaseUrl: string, sql: string): Promise<T[]> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** The same behaviour is required of both signers; the HSM run also inspects the token directly. */
+function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, string>): void {
+  let t: TestApp;
+  let owner: AdminSession;
+  let clock: ReturnType<typeof controlClock>;
+  let call: ReturnType<typeof api>;
+  let licenseKey: string;
+
+  const as = (method: string, path: string, body?: unknown) =>
+    call(method, path, { token: owner.accessToken, body });
+
+  async function jwks(): Promise<JSONWebKeySet> {
+    const response = await call('GET', '/v1/keys');
+    expect(response.status).toBe(200);
+    return response.body as JSONWebKeySet;
+  }
+
+  /** A raw validate call: the signature covers the exact bytes, so the body is kept as text. */
+  async function validateRaw(nonce: string): Promise<{ text: string; signature: string }> {
+    const response = await fetch(`${t.baseUrl}/v1/licenses/actions/validate-key`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: licenseKey, nonce }),
+    });
+    expect(response.status).toBe(200);
+    return { text: await response.text(), signature: response.headers.get('tessera-signature')! };
+  }
+
+  /** What an app does: rebuild the JWS from the detached signature and the body, verify with the JWKS. */
+  async function verifyDetached(text: string, detached: string, keys: JSONWebKeySet) {
+    const [protectedHeader, empty, signature] = detached.split('.');
+    expect(empty).toBe('');
+    const jws = `${protectedHeader}.${Buffer.from(text).toString('base64url')}.${signature}`;
+    return compactVerify(jws, createLocalJWKSet(keys));
+  }
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: { RATE_LIMIT_ADMIN_PER_MINUTE: '100000', RATE_LIMIT_AUTH_PER_MINUTE: '1000', ...env() },
+    });
+    call = api(t);
+    clock = controlClock(t);
+    owner = await signedInAdmin(t, [Role.Owner], { mfa: true, clock });
+    const product = await as('POST', '/v1/products', { name: 'Signed', code: `signed-${backend}` });
+    const customer = await as('POST', '/v1/customers', {
+      name: 'Initech',
+      email: 'it@initech.example',
+    });
+    const policy = await as('POST', '/v1/policies', { productId: product.body.id, name: 'Std' });
+    const license = await as('POST', '/v1/licenses', {
+      policyId: policy.body.id,
+      customerId: customer.body.id,
+    });
+    expect(license.status).toBe(201);
+    licenseKey = license.body.key;
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('boots with one ACTIVE key per purpose, published in a cacheable public JWKS', async () => {
+    const response = await call('GET', '/v1/keys');
+    expect(response.headers.get('cache-control')).toBe('public, max-age=300');
+    const keys = (response.body as JSONWebKeySet).keys;
+    expect(keys).toHaveLength(3);
+    for (const key of keys) {
+      expect(key).toMatchObject({ use: 'sig', kid: expect.any(String) });
+      expect(key).not.toHaveProperty('d');
+    }
+    const listed = await as('GET', '/v1/signing-keys');
+    expect(
+      listed.body.data
+        .map((k: { purpose: string; state: string; backend: string }) => [
+          k.purpose,
+          k.state,
+          k.backend,
+        ])
+        .sort(),
+    ).toEqual([
+      ['audit', 'ACTIVE', backend],
+      ['license', 'ACTIVE', backend],
+      ['webhook', 'ACTIVE', backend],
+    ]);
+    const webhookKey = keys.find((k) => k.kid!.startsWith('webhook-'));
+    expect(webhookKey).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
+  });
+
+  it('signs validation responses over the exact body, nonce included, verifiable with jose and the JWKS', async () => {
+    const { text, signature } = await validateRaw('nonce-123');
+    expect(JSON.parse(text)).toMatchObject({ valid: true, code: 'VALID', nonce: 'nonce-123' });
+    const verified = await verifyDetached(text, signature, await jwks());
+    expect(verified.protectedHeader).toMatchObject({
+      typ: 'tessera-validation+jws',
+      kid: expect.stringMatching(/^license-/),
+    });
+    expect(Buffer.from(verified.payload).toString()).toBe(text);
+
+    // A proxy that rewrites the answer (or replays it for another nonce) is caught.
+    const forged = text.replace('nonce-123', 'nonce-999');
+    await expect(verifyDetached(forged, signature, await jwks())).rejects.toThrow();
+  });
+
+  it('rotates the license key: new answers carry the new kid, old ones still verify, retire needs a replacement', async () => {
+    const before = await validateRaw('before-rotation');
+    const rotated = await as('POST', '/v1/signing-keys/actions/rotate', { purpose: 'license' });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body).toMatchObject({ purpose: 'license', state: 'ACTIVE', backend });
+
+    const after = await validateRaw('after-rotation');
+    const keys = await jwks();
+    const oldCheck = await verifyDetached(before.text, before.signature, keys);
+    const newCheck = await verifyDetached(after.text, after.signature, keys);
+    expect(newCheck.protectedHeader.kid).toBe(rotated.body.kid);
+    expect(oldCheck.protectedHeader.kid).not.toBe(rotated.body.kid);
+
+    const oldKid = oldCheck.protectedHeader.kid!;
+    const old = await as('GET', `/v1/signing-keys/${oldKid}`);
+    expect(old.body.state).toBe('RETIRING');
+
+    const refused = await as('POST', `/v1/signing-keys/${rotated.body.kid}/actions/retire`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('SIGNING_KEY_STATE_CONFLICT');
+
+    const retired = await as('POST', `/v1/signing-keys/${oldKid}/actions/retire`);
+    expect(retired.body.state).toBe('RETIRED');
+    // Still published for the retention period, so earlier signatures keep verifying...
+    expect((await jwks()).keys.map((k) => k.kid)).toContain(oldKid);
+    await verifyDetached(before.text, before.signature, await jwks());
+    // ...and gone after it.
+    clock.advance(91 * DAY_MS);
+    expect((await jwks()).keys.map((k) => k.kid)).not.toContain(oldKid);
+    clock.advance(-91 * DAY_MS);
+
+    const audit = await as('GET', `/v1/audit/events?targetType=signing-key&limit=100`);
+    const actions = audit.body.data.map((e: { action: string }) => e.action);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'signing-key.created',
+        'signing-key.activated',
+        'signing-key.retiring',
+        'signing-key.retired',
+      ]),
+    );
+  });
+
+  it('generates PENDING keys that are published before they sign, and activates them explicitly', async () => {
+    const pending = await as('POST', '/v1/signing-keys', { purpose: 'audit', algorithm: 'ES256' });
+    expect(pending.status).toBe(201);
+    expect(pending.body).toMatchObject({
+      state: 'PENDING',
+      algorithm: 'ES256',
+      publicJwk: { kty: 'EC', crv: 'P-256' },
+    });
+    expect((await jwks()).keys.map((k) => k.kid)).toContain(pending.body.kid);
+    const activated = await as('POST', `/v1/signing-keys/${pending.body.kid}/actions/activate`);
+    expect(activated.body.state).toBe('ACTIVE');
+    const again = await as('POST', `/v1/signing-keys/${pending.body.kid}/actions/activate`);
+    expect(again.status).toBe(409);
+  });
+
+  it('refuses webhook keys that are not Ed25519, unknown kids and bad purposes', async () => {
+    const es256 = await as('POST', '/v1/signing-keys', { purpose: 'webhook', algorithm: 'ES256' });
+    expect(es256.status).toBe(422);
+    expect(es256.body.code).toBe('SIGNING_ALGORITHM_NOT_ALLOWED');
+    expect((await as('POST', '/v1/signing-keys', { purpose: 'billing' })).status).toBe(400);
+    const unknown = await as('POST', '/v1/signing-keys/nope/actions/activate');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('SIGNING_KEY_NOT_FOUND');
+  });
+
+  it('requires a recent MFA verification to change keys', async () => {
+    clock.advance(11 * 60_000);
+    const stale = await as('POST', '/v1/signing-keys/actions/rotate', { purpose: 'license' });
+    expect(stale.status).toBe(403);
+    expect(stale.body.code).toBe('MFA_STEP_UP_REQUIRED');
+    expect((await as('GET', '/v1/signing-keys')).status).toBe(200);
+  });
+
+  if (backend === 'pkcs11') {
+    it('keeps private keys in the token: sensitive, not extractable, and absent from the database', async () => {
+      const token = env();
+      const rows = await query<{
+        kid: string;
+        hsm_label: string;
+        private_key_sealed: string | null;
+      }>(t.databaseUrl, `SELECT kid, hsm_label, private_key_sealed FROM signing_keys`);
+      expect(rows.length).toBeGreaterThanOrEqual(3);
+      for (const row of rows) {
+        expect(row.private_key_sealed).toBeNull();
+        const inspected = JSON.parse(
+          execFileSync(
+            process.execPath,
+            [
+              join(__dirname, '..', 'support', 'hsm-inspect.cjs'),
+              token.PKCS11_MODULE,
+              token.PKCS11_TOKEN_LABEL,
+              token.PKCS11_PIN,
+              row.hsm_label,
+            ],
+            { env: process.env },
+          ).toString(),
+        );
+        expect(inspected).toMatchObject({
+          count: 1,
+          sensitive: true,
+          extractable: false,
+          token: true,
+          private: true,
+        });
+        expect(inspected.valueReadable).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
+      }
+    });
+
+    it('reports the HSM in the readiness check', async () => {
+      const ready = await call('GET', '/health/ready');
+      expect(ready.status).toBe(200);
+      expect(ready.body.info).toHaveProperty('signer.status', 'up');
+    });
+  } else {
+    it('stores software keys only sealed, never as plaintext PKCS#8', async () => {
+      const rows = await query<{ private_key_sealed: string }>(
+        t.databaseUrl,
+        `SELECT private_key_sealed FROM signing_keys`,
+      );
+      for (const row of rows) {
+        expect(row.private_key_sealed).toMatch(/^v1\./);
+        expect(row.private_key_sealed).not.toContain('PRIVATE KEY');
+      }
+    });
+  }
+}
+
+describe('signing with the software signer', () => {
+  signingSuite('software', () => ({}));
+});
+
+describeHsm('signing with a PKCS#11 HSM (SoftHSM2)', () => {
+  let token: SoftHsmToken | undefined;
+  signingSuite('pkcs11', () => {
+    token ??= createSoftHsmToken();
+    return {
+      SIGNING_BACKEND: 'pkcs11',
+      PKCS11_MODULE: token.modulePath,
+      PKCS11_TOKEN_LABEL: token.label,
+      PKCS11_PIN: token.pin,
+    };
+  });
+});
