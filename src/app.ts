@@ -62,7 +62,13 @@ export async function createApp(
       origin: [...config.http.corsOrigins],
       credentials: config.http.corsCredentials,
       // Browser apps must be able to read what they are meant to check or use.
-      exposedHeaders: ['ETag', 'Tessera-Signature', 'Retry-After', 'RateLimit-Reset', 'X-Request-Id'],
+      exposedHeaders: [
+        'ETag',
+        'Tessera-Signature',
+        'Retry-After',
+        'RateLimit-Reset',
+        'X-Request-Id',
+      ],
     });
   }
   setupOpenApi(app, packageVersion(), {

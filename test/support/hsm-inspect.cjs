@@ -11,7 +11,12 @@ try {
   const slots = mod.getSlots(true);
   let slot;
   for (let i = 0; i < slots.length; i++) {
-    if (slots.items(i).getToken().label.replace(/[\s\0]+$/, '') === tokenLabel) {
+    if (
+      slots
+        .items(i)
+        .getToken()
+        .label.replace(/[\s\0]+$/, '') === tokenLabel
+    ) {
       slot = slots.items(i);
     }
   }
@@ -19,7 +24,12 @@ try {
   session.login(pin, graphene.UserType.USER);
   const found = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, label: keyLabel });
   const key = found.items(0);
-  const attributes = key.getAttribute({ sensitive: null, extractable: null, token: null, private: null });
+  const attributes = key.getAttribute({
+    sensitive: null,
+    extractable: null,
+    token: null,
+    private: null,
+  });
   let valueReadable;
   try {
     key.getAttribute({ value: null });
