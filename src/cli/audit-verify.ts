@@ -1,13 +1,28 @@
+import { NestFactory } from '@nestjs/core';
+
+import { AppModule } from 'src/app.module';
 import { withDatabase } from 'src/cli/database-session';
-import { AuditRepository } from 'src/modules/audit/audit.repository';
+import { cliConfig } from 'src/cli/cli-config';
 import { AuditService } from 'src/modules/audit/audit.service';
+import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
 
 /**
- * `npm run audit:verify`: recomputes the audit hash chain and prints the result as JSON. Exits 0 when the
- * chain is intact, 1 when it is broken (or the database cannot be read).
+ * `npm run audit:verify`: recomputes the audit hash chain and checks every signed checkpoint against it,
+ * and prints the result as JSON. Exits 0 when both hold, 1 when either is broken (or the database cannot be
+ * read). The checkpoints catch what the chain alone cannot: a rewrite of the whole table with new hashes.
  */
-void withDatabase(async (dataSource) => {
-  const result = await new AuditService(new AuditRepository(dataSource)).verify();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  return result.ok ? 0 : 1;
+void withDatabase(async (_dataSource, config, databaseUrl) => {
+  const app = await NestFactory.createApplicationContext(
+    AppModule.register(cliConfig(config), databaseUrl),
+    { logger: false },
+  );
+  try {
+    const chain = await app.get(AuditService).verify();
+    const checkpoints = await app.get(AuditCheckpointService).verify();
+    const ok = chain.ok && checkpoints.ok;
+    process.stdout.write(`${JSON.stringify({ ok, chain, checkpoints })}\n`);
+    return ok ? 0 : 1;
+  } finally {
+    await app.close();
+  }
 });

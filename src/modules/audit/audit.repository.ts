@@ -62,6 +62,15 @@ export class AuditRepository {
     return rows.length === 0 ? null : { sequence: Number(rows[0].sequence), hash: rows[0].hash };
   }
 
+  /** The stored hash of each event at the given sequences (absent: no such event). */
+  async findHashes(sequences: readonly number[]): Promise<Map<number, string>> {
+    const rows = await this.dataSource.query<{ sequence: string; hash: string }[]>(
+      `SELECT sequence, hash FROM audit_events WHERE sequence = ANY($1::bigint[])`,
+      [sequences],
+    );
+    return new Map(rows.map((row) => [Number(row.sequence), row.hash]));
+  }
+
   /** Inserts the event and moves the head to it, in one statement. The head must be locked. */
   async append(tx: EntityManager, event: ChainedEvent): Promise<void> {
     await tx.query(

@@ -114,6 +114,17 @@ export class AuditService {
     });
   }
 
+  /** The chain head as committed now: the last event's sequence and hash (0 and zeros when empty). */
+  async head(): Promise<ChainLink> {
+    const head = await this.events.snapshot((tx) => this.events.getHead(tx));
+    return head ?? { sequence: 0, hash: GENESIS_HASH };
+  }
+
+  /** Stored hashes by sequence, for checking signed checkpoints against the chain. */
+  hashesAt(sequences: readonly number[]): Promise<Map<number, string>> {
+    return this.events.findHashes(sequences);
+  }
+
   private async *ndjson(filter: AuditFilter): AsyncGenerator<string> {
     for await (const batch of this.batches(filter)) {
       yield batch.map((event) => `${JSON.stringify(event)}\n`).join('');

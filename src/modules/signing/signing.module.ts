@@ -4,6 +4,9 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import { AuditModule } from 'src/modules/audit/audit.module';
+import { AuditCheckpointController } from 'src/modules/signing/audit-checkpoint.controller';
+import { AuditCheckpointRepository } from 'src/modules/signing/audit-checkpoint.repository';
+import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
 import { Pkcs11Signer } from 'src/modules/signing/pkcs11.signer';
 import { SIGNER } from 'src/modules/signing/signer';
 import type { Signer } from 'src/modules/signing/signer';
@@ -26,12 +29,14 @@ export function createSigner(config: AppConfig): Signer {
 
 @Module({
   imports: [TypeOrmModule.forFeature([SigningKeyEntity]), AuditModule],
-  controllers: [SigningKeyController, JwksController],
+  controllers: [SigningKeyController, JwksController, AuditCheckpointController],
   providers: [
     { provide: SIGNER, inject: [APP_CONFIG], useFactory: createSigner },
     SigningKeyRepository,
     SigningService,
+    AuditCheckpointRepository,
+    AuditCheckpointService,
   ],
-  exports: [SigningService],
+  exports: [SigningService, AuditCheckpointService],
 })
 export class SigningModule {}

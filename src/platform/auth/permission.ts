@@ -15,6 +15,7 @@ export enum Permission {
 
   AuditRead = 'audit.read',
   AuditVerify = 'audit.verify',
+  AuditCheckpoint = 'audit.checkpoint',
 
   SettingsRead = 'settings.read',
   SettingsUpdate = 'settings.update',

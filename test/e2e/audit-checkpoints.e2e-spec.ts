@@ -1,0 +1,231 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import { compactVerify, createLocalJWKSet } from 'jose';
+import type { JSONWebKeySet } from 'jose';
+import { Client } from 'pg';
+
+import { chainHash } from 'src/modules/audit/audit-chain';
+import type { AuditEventFields } from 'src/modules/audit/audit-chain';
+import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
+import { Role } from 'src/platform/auth/roles';
+import { api, controlClock, signedInAdmin } from 'test/e2e/admin-session';
+import type { AdminSession } from 'test/e2e/admin-session';
+import { startTestApp } from 'test/e2e/test-app';
+import type { TestApp } from 'test/e2e/test-app';
+import { TEST_SECRETS } from 'test/support/test-config';
+
+const ROOT = join(__dirname, '..', '..');
+const run = promisify(execFile);
+
+/** Runs a built CLI (dist/, made by `npm test`'s build) against the test database, as an operator would. */
+async function cli(
+  script: string,
+  args: string[],
+  databaseUrl: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [join(ROOT, 'dist/src/cli', script), ...args],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          DATABASE_URL: databaseUrl,
+          DATABASE_MIGRATE_ON_BOOT: 'false',
+          NODE_ENV: 'test',
+          ...TEST_SECRETS,
+          LOG_LEVEL: 'silent',
+        },
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('signed audit checkpoints', () => {
+  let t: TestApp;
+  let owner: AdminSession;
+  let clock: ReturnType<typeof controlClock>;
+  let call: ReturnType<typeof api>;
+  let checkpoints: AuditCheckpointService;
+
+  const as = (method: string, path: string, body?: unknown) =>
+    call(method, path, { token: owner.accessToken, body });
+
+  async function sql<T>(text: string, params: unknown[] = []): Promise<T[]> {
+    const client = new Client({ connectionString: t.databaseUrl });
+    await client.connect();
+    try {
+      return (await client.query(text, params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: { RATE_LIMIT_ADMIN_PER_MINUTE: '100000', RATE_LIMIT_AUTH_PER_MINUTE: '1000' },
+    });
+    call = api(t);
+    clock = controlClock(t);
+    owner = await signedInAdmin(t, [Role.Owner], { mfa: true, clock });
+    checkpoints = t.app.get(AuditCheckpointService);
+    await as('POST', '/v1/products', { name: 'Audited', code: 'audited' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('signs the chain head on demand, verifiable with jose and the JWKS', async () => {
+    const created = await as('POST', '/v1/audit/checkpoints');
+    expect(created.status).toBe(201);
+    const [head] = await sql<{ sequence: string; hash: string }>(
+      `SELECT sequence, hash FROM audit_chain_head`,
+    );
+    expect(created.body).toMatchObject({ sequence: Number(head.sequence), hash: head.hash });
+
+    const keys = (await call('GET', '/v1/keys')).body as JSONWebKeySet;
+    const { payload, protectedHeader } = await compactVerify(
+      created.body.jws,
+      createLocalJWKSet(keys),
+    );
+    expect(protectedHeader).toMatchObject({
+      typ: 'tessera-audit-checkpoint+jws',
+      kid: created.body.kid,
+    });
+    expect(JSON.parse(Buffer.from(payload).toString())).toMatchObject({
+      seq: Number(head.sequence),
+      hash: head.hash,
+    });
+
+    // Nothing happened since: the same checkpoint, not a new one.
+    const again = await as('POST', '/v1/audit/checkpoints');
+    expect(again.body.id).toBe(created.body.id);
+  });
+
+  it('runs on a schedule in one instance at a time, only when the chain moved and the interval passed', async () => {
+    await expect(checkpoints.runScheduled()).resolves.toBeNull(); // the chain did not move
+    await as('POST', '/v1/products', { name: 'Moved', code: 'moved' });
+    await expect(checkpoints.runScheduled()).resolves.toBeNull(); // the last one is too recent
+    clock.advance(61 * 60_000);
+    const results = await Promise.all([checkpoints.runScheduled(), checkpoints.runScheduled()]);
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    const listed = await as('GET', '/v1/audit/checkpoints');
+    expect(listed.body.data).toHaveLength(2);
+    expect(listed.body.data[0].sequence).toBeGreaterThan(listed.body.data[1].sequence);
+  });
+
+  it('keeps verifying checkpoints signed before the audit key was rotated', async () => {
+    owner = await signedInAdmin(t, [Role.Owner], { mfa: true, clock }); // a fresh step-up
+    const rotated = await as('POST', '/v1/signing-keys/actions/rotate', { purpose: 'audit' });
+    expect(rotated.status).toBe(200);
+    const latest = await as('POST', '/v1/audit/checkpoints');
+    expect(latest.body.kid).toBe(rotated.body.kid);
+    const verified = await as('GET', '/v1/audit/checkpoints/verify');
+    expect(verified.body).toEqual({ ok: true, checked: 3, problems: [] });
+  });
+
+  it('detects a rewrite of the whole chain with recomputed hashes, which the chain alone accepts', async () => {
+    const rows = await sql<AuditEventFields & { prevHash: string; hash: string; occurredAt: Date }>(
+      `SELECT id, sequence::int AS sequence, occurred_at AS "occurredAt", actor_type AS "actorType",
+         actor_id AS "actorId", actor_ip AS "actorIp", user_agent AS "userAgent", request_id AS "requestId",
+         action, target_type AS "targetType", target_id AS "targetId", changes, metadata,
+         prev_hash AS "prevHash", hash
+       FROM audit_events ORDER BY sequence`,
+    );
+    // A superuser rewrites history from the first event on, recomputing every hash and the head.
+    let prevHash = '0'.repeat(64);
+    const client = new Client({ connectionString: t.databaseUrl });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+      await client.query('ALTER TABLE audit_chain_head DISABLE TRIGGER USER');
+      for (const row of rows) {
+        const forged = {
+          ...row,
+          occurredAt: new Date(row.occurredAt).toISOString(),
+          actorIp: row.sequence === 1 ? '203.0.113.66' : row.actorIp,
+          prevHash,
+        };
+        const hash = chainHash(prevHash, forged);
+        await client.query(
+          `UPDATE audit_events SET actor_ip = $1, prev_hash = $2, hash = $3 WHERE sequence = $4`,
+          [forged.actorIp, prevHash, hash, row.sequence],
+        );
+        prevHash = hash;
+      }
+      await client.query(`UPDATE audit_chain_head SET hash = $1`, [prevHash]);
+      await client.query('ALTER TABLE audit_events ENABLE TRIGGER USER');
+      await client.query('ALTER TABLE audit_chain_head ENABLE TRIGGER USER');
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+
+    const chain = await as('GET', '/v1/audit/verify');
+    expect(chain.body.ok).toBe(true); // consistent: the chain alone cannot tell
+    const verified = await as('GET', '/v1/audit/checkpoints/verify');
+    expect(verified.body.ok).toBe(false);
+    expect(verified.body.problems).toHaveLength(3);
+    expect(verified.body.problems.map((p: { reason: string }) => p.reason)).toEqual([
+      'HASH_MISMATCH',
+      'HASH_MISMATCH',
+      'HASH_MISMATCH',
+    ]);
+
+    // The operator's command says the same and fails.
+    const result = await cli('audit-verify.js', [], t.databaseUrl);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: false,
+      chain: { ok: true },
+      checkpoints: { ok: false, checked: 3 },
+    });
+  });
+
+  it('refuses a forged checkpoint signature', async () => {
+    const [row] = await sql<{ id: string; signature: string }>(
+      `SELECT id, signature FROM audit_checkpoints ORDER BY sequence DESC LIMIT 1`,
+    );
+    const [header, payload, signature] = row.signature.split('.');
+    const flipped = Buffer.from(signature, 'base64url');
+    flipped[0] ^= 1;
+    await sql(`UPDATE audit_checkpoints SET signature = $1 WHERE id = $2`, [
+      `${header}.${payload}.${flipped.toString('base64url')}`,
+      row.id,
+    ]);
+    const verified = await as('GET', '/v1/audit/checkpoints/verify');
+    expect(verified.body.problems).toContainEqual(
+      expect.objectContaining({ checkpointId: row.id, reason: 'BAD_SIGNATURE' }),
+    );
+  });
+
+  it('rotates keys from the command line, audited as the system', async () => {
+    const rotated = await cli('keys.js', ['rotate', '--purpose', 'webhook'], t.databaseUrl);
+    expect(rotated.stderr).toBe('');
+    expect(rotated.code).toBe(0);
+    const key = JSON.parse(rotated.stdout);
+    expect(key).toMatchObject({ purpose: 'webhook', state: 'ACTIVE', algorithm: 'EdDSA' });
+    const listed = await cli('keys.js', ['list'], t.databaseUrl);
+    const kids = listed.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).kid);
+    expect(kids).toContain(key.kid);
+    const usage = await cli('keys.js', ['rotate', '--purpose', 'nope'], t.databaseUrl);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('usage: npm run keys');
+    const audit = await as('GET', `/v1/audit/events?targetType=signing-key&targetId=${key.kid}`);
+    expect(audit.body.data[0]).toMatchObject({
+      action: 'signing-key.activated',
+      actorType: 'system',
+    });
+  });
+});
