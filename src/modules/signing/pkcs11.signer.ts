@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 
 import * as graphene from 'graphene-pk11';
+import { CKF_OS_LOCKING_OK } from 'pkcs11js';
 
 import type { GeneratedKey, KeyHandle, Signer, SigningAlgorithm } from 'src/modules/signing/signer';
 
@@ -11,6 +12,10 @@ const CKK_EC_EDWARDS = 0x40;
 const CKM_EC_KEY_PAIR_GEN = 0x1040;
 // SoftHSM has no CKM_ECDSA_SHA256: the digest is computed here and CKM_ECDSA signs it (same signature).
 const CKM_ECDSA = 0x1041;
+const EDDSA = { mechanism: CKM_EDDSA };
+const ECDSA = { mechanism: CKM_ECDSA };
+// Ed25519 and raw P-256 r||s are both 64 bytes.
+const SIGNATURE_BYTES = 64;
 const EC_PARAMS: Record<SigningAlgorithm, Buffer> = {
   EdDSA: Buffer.from('06032b6570', 'hex'),
   ES256: Buffer.from('06082a8648ce3d030107', 'hex'),
@@ -25,6 +30,12 @@ export interface Pkcs11Options {
   readonly tokenLabel: string;
   readonly pin: string;
   readonly poolSize: number;
+  /**
+   * `async`: C_Sign runs on libuv's worker threads, the pool's sessions in parallel, the event loop free
+   * (for network HSMs, whose calls take milliseconds). `sync`: on the event loop, as node:crypto signs
+   * (for in-process tokens such as SoftHSM, whose calls take microseconds: a thread hop costs more).
+   */
+  readonly signMode: 'sync' | 'async';
 }
 
 /** One loaded PKCS#11 library per process: C_Initialize may run once, and C_Finalize ends it for everyone. */
@@ -38,7 +49,8 @@ function loadModule(path: string): graphene.Module {
   }
   const module = graphene.Module.load(path, 'tessera');
   try {
-    module.initialize();
+    // Sessions are used from libuv's worker threads (asynchronous C_Sign): the library must lock.
+    module.initialize({ flags: CKF_OS_LOCKING_OK });
   } catch (error) {
     // Another library in this process (or a test) initialised the module first; its state is shared.
     if (!String(error).includes('CKR_CRYPTOKI_ALREADY_INITIALIZED')) {
@@ -159,20 +171,15 @@ export class Pkcs11Signer implements Signer {
   async sign(key: KeyHandle, message: Buffer): Promise<Buffer> {
     const data =
       key.algorithm === 'EdDSA' ? message : createHash('sha256').update(message).digest();
-    const mechanism = { name: key.algorithm === 'EdDSA' ? CKM_EDDSA : CKM_ECDSA, params: null };
-    return this.withSession(
-      (session) =>
-        new Promise<Buffer>((resolve, reject) => {
-          const privateKey = this.privateKey(session, key);
-          session.createSign(mechanism, privateKey).once(data, (error, signature) => {
-            if (error) {
-              reject(error);
-            } else {
-              resolve(signature);
-            }
-          });
-        }),
-    );
+    const mechanism = key.algorithm === 'EdDSA' ? EDDSA : ECDSA;
+    return this.withSession((session) => {
+      // pkcs11js directly: graphene's Sign object costs more per call than a P-256 signature in SoftHSM.
+      session.lib.C_SignInit(session.handle, mechanism, this.privateKey(session, key).handle);
+      const signature = Buffer.alloc(SIGNATURE_BYTES);
+      return this.options.signMode === 'sync'
+        ? session.lib.C_Sign(session.handle, data, signature)
+        : session.lib.C_SignAsync(session.handle, data, signature);
+    });
   }
 
   async check(): Promise<void> {
