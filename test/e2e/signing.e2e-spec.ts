@@ -5,6 +5,8 @@ import { compactVerify, createLocalJWKSet } from 'jose';
 import { Client } from 'pg';
 import type { JSONWebKeySet } from 'jose';
 
+import { SIGNER } from 'src/modules/signing/signer';
+import type { Signer } from 'src/modules/signing/signer';
 import { Role } from 'src/platform/auth/roles';
 import { api, controlClock, signedInAdmin } from 'test/e2e/admin-session';
 import type { AdminSession } from 'test/e2e/admin-session';
@@ -193,6 +195,23 @@ function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, 
     const unknown = await as('POST', '/v1/signing-keys/nope/actions/activate');
     expect(unknown.status).toBe(404);
     expect(unknown.body.code).toBe('SIGNING_KEY_NOT_FOUND');
+  });
+
+  it('answers 503 SIGNER_UNAVAILABLE, never an unsigned answer, when the signer fails', async () => {
+    const signer = t.app.get<Signer>(SIGNER);
+    const spy = jest.spyOn(signer, 'sign').mockRejectedValueOnce(new Error('CKR_DEVICE_ERROR'));
+    try {
+      const response = await call('POST', '/v1/licenses/actions/validate-key', {
+        body: { key: licenseKey },
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(response.body.code).toBe('SIGNER_UNAVAILABLE');
+      expect(JSON.stringify(response.body)).not.toContain('CKR_');
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await validateRaw('recovered')).signature).toBeTruthy();
   });
 
   it('requires a recent MFA verification to change keys', async () => {

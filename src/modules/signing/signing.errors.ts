@@ -36,3 +36,12 @@ export class NoActiveSigningKey extends DomainError {
     );
   }
 }
+
+/** The signer (HSM) failed: nothing is sent unsigned; readiness reports the signer down meanwhile. */
+export class SignerUnavailable extends DomainError {
+  readonly code = 'SIGNER_UNAVAILABLE';
+  readonly status = 503;
+  constructor() {
+    super('The signing service is unavailable; try again shortly.', { retryAfter: 5 });
+  }
+}

@@ -16,6 +16,7 @@ import type { KeyPurpose, SigningKeyEntity } from 'src/modules/signing/signing-k
 import { SigningKeyRepository } from 'src/modules/signing/signing-key.repository';
 import {
   NoActiveSigningKey,
+  SignerUnavailable,
   SigningAlgorithmNotAllowed,
   SigningKeyNotFound,
   SigningKeyStateConflict,
@@ -108,8 +109,18 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
       JSON.stringify({ alg: key.algorithm, kid: key.kid, ...header }),
     );
     const signingInput = `${protectedHeader}.${base64url(payload)}`;
-    const signature = await this.signer.sign(handle(key), Buffer.from(signingInput));
+    const signature = await this.signWith(key, Buffer.from(signingInput));
     return `${signingInput}.${signature.toString('base64url')}`;
+  }
+
+  private async signWith(key: SigningKeyEntity, message: Buffer): Promise<Buffer> {
+    try {
+      return await this.signer.sign(handle(key), message);
+    } catch (error) {
+      // The cause (PKCS#11 return code, token name) is for operators, not for clients.
+      this.logger.error(`signing with ${key.kid} failed: ${(error as Error).message}`);
+      throw new SignerUnavailable();
+    }
   }
 
   /** The public JWKS: every key not retired, and retired ones within the publication period. */
