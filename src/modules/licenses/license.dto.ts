@@ -17,6 +17,8 @@ import {
   ValidateNested,
 } from 'class-validator';
 
+import { KEY_SCHEMES, MAX_LICENSE_KEY_LENGTH } from 'src/modules/licenses/license-key';
+import type { KeyScheme } from 'src/modules/licenses/license-key';
 import { VALIDATION_CODES } from 'src/modules/licenses/license-validation';
 import type { LicenseStatus } from 'src/modules/licenses/license-validation';
 import { IsMetadata, METADATA_DOC } from 'src/platform/http/metadata';
@@ -82,6 +84,17 @@ export class CreatePolicyDto {
   @ApiPropertyOptional() @IsOptional() @IsInt() @Min(0) @Max(2_000_000_000) maxUses?: number | null;
 
   @ApiPropertyOptional({
+    enum: KEY_SCHEMES,
+    default: 'RANDOM',
+    description:
+      'Keys of licenses issued from the policy: RANDOM (35 characters), or SIGNED (a compact JWS embedding ' +
+      'the license id, expiry and entitlements at issue, verifiable offline with /v1/keys; docs/licensing.md)',
+  })
+  @IsOptional()
+  @IsIn(KEY_SCHEMES)
+  keyScheme?: KeyScheme;
+
+  @ApiPropertyOptional({
     type: [String],
     description: 'Entitlement codes every license of the policy carries',
   })
@@ -108,6 +121,7 @@ export class PolicyDto {
   @ApiProperty() requireCheckIn: boolean;
   @ApiProperty({ nullable: true, type: Number }) checkInIntervalSeconds: number | null;
   @ApiProperty({ nullable: true, type: Number }) maxUses: number | null;
+  @ApiProperty({ enum: KEY_SCHEMES }) keyScheme: KeyScheme;
   @ApiProperty({ type: [String] }) entitlements: string[];
   @ApiProperty({ type: Object }) metadata: Record<string, unknown>;
   @ApiProperty() createdAt: string;
@@ -148,7 +162,10 @@ export class LicenseDto {
   @ApiProperty() id: string;
   @ApiProperty() policyId: string;
   @ApiProperty() customerId: string;
-  @ApiProperty({ description: 'First group of the key' }) keyPrefix: string;
+  @ApiProperty({
+    description: 'First group of a random key; first 5 characters of the signature of a signed key',
+  })
+  keyPrefix: string;
   @ApiProperty({ nullable: true, type: String }) name: string | null;
   @ApiProperty({ enum: STATUSES }) status: LicenseStatus;
   @ApiProperty({ nullable: true, type: String }) expiresAt: string | null;
@@ -268,7 +285,10 @@ export class ValidationScopeDto {
 }
 
 export class ValidateKeyDto {
-  @ApiProperty({ description: 'The license key' }) @IsString() @Length(1, 128) key: string;
+  @ApiProperty({ description: 'The license key' })
+  @IsString()
+  @Length(1, MAX_LICENSE_KEY_LENGTH)
+  key: string;
   @ApiPropertyOptional({ type: ValidationScopeDto })
   @IsOptional()
   @ValidateNested()
@@ -297,4 +317,80 @@ export class ValidationResultDto {
   @ApiProperty({ type: ValidatedLicenseDto, nullable: true }) license: ValidatedLicenseDto | null;
   @ApiProperty({ nullable: true, type: String }) nonce: string | null;
   @ApiProperty() validatedAt: string;
+}
+
+// ---- License files -----------------------------------------------------------------------------------
+
+export class CheckOutDto {
+  @ApiPropertyOptional({
+    description:
+      'Lifetime of the file in seconds: at least 3600, at most LICENSE_FILE_MAX_TTL_SECONDS and, when the ' +
+      'policy requires check-ins, its check-in interval (422 otherwise). Default: LICENSE_FILE_TTL_SECONDS, ' +
+      'shortened to the check-in interval',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(2_000_000_000)
+  ttl?: number;
+
+  @ApiPropertyOptional({
+    default: false,
+    description:
+      'Encrypt the license with a key derived from the license key (and, for a machine file, the ' +
+      'fingerprint), so only its holder can read it (docs/license-file.md)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  encrypt?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      'The license key, required with `encrypt` (only its hash is stored); 422 LICENSE_KEY_MISMATCH if it is not the license key',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, MAX_LICENSE_KEY_LENGTH)
+  key?: string;
+}
+
+export class KeyCheckOutDto {
+  @ApiProperty({ description: 'The license key: the credential of this call' })
+  @IsString()
+  @Length(1, MAX_LICENSE_KEY_LENGTH)
+  key: string;
+
+  @ApiPropertyOptional({
+    description: "The machine's fingerprint: check out that activated machine's file instead",
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
+  fingerprint?: string;
+
+  @ApiPropertyOptional({ description: 'As for POST /v1/licenses/:id/actions/check-out' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(2_000_000_000)
+  ttl?: number;
+
+  @ApiPropertyOptional({ default: false, description: 'Encrypt with the key (and fingerprint)' })
+  @IsOptional()
+  @IsBoolean()
+  encrypt?: boolean;
+}
+
+export class LicenseFileDto {
+  @ApiProperty({
+    description:
+      'The license file: a signed JWT between `-----BEGIN TESSERA LICENSE FILE-----` and `-----END …` lines',
+  })
+  certificate: string;
+  @ApiProperty({ description: 'The signing key, in the JWKS at /v1/keys' }) kid: string;
+  @ApiProperty({ enum: ['EdDSA', 'ES256'] }) alg: string;
+  @ApiProperty() issuedAt: string;
+  @ApiProperty() expiresAt: string;
+  @ApiProperty({ description: 'Seconds from issuedAt to expiresAt' }) ttl: number;
+  @ApiProperty() encrypted: boolean;
 }

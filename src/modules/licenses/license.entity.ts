@@ -7,6 +7,7 @@ import {
   VersionColumn,
 } from 'typeorm';
 
+import type { KeyScheme } from 'src/modules/licenses/license-key';
 import type {
   BaseStatus,
   ExpirationStrategy,
@@ -31,6 +32,8 @@ export class PolicyEntity {
   @Column({ type: 'boolean' }) requireCheckIn: boolean;
   @Column({ type: 'integer', nullable: true }) checkInIntervalSeconds: number | null;
   @Column({ type: 'integer', nullable: true }) maxUses: number | null;
+  /** How keys of licenses issued from now on are made; a license keeps the key it was issued with. */
+  @Column({ type: 'text' }) keyScheme: KeyScheme;
   @Column({ type: 'jsonb' }) metadata: Record<string, unknown>;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;

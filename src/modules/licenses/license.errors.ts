@@ -71,3 +71,57 @@ export class InvalidLicenseKey extends DomainError {
     super('No license matches this key.');
   }
 }
+
+/** The license's state forbids a license file (revoked, suspended, expired and restricted, overdue). */
+export class CheckOutRefused extends DomainError {
+  readonly code: string;
+  readonly status = 422;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export class LicenseFileTtlOutOfRange extends DomainError {
+  readonly code: string;
+  readonly status = 422;
+  constructor(code: string, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, extensions);
+    this.code = code;
+  }
+}
+
+export class LicenseKeyRequired extends DomainError {
+  readonly code = 'LICENSE_KEY_REQUIRED';
+  readonly status = 422;
+  constructor() {
+    super('An encrypted license file needs the license key (`key`): only its hash is stored.');
+  }
+}
+
+export class LicenseKeyUnused extends DomainError {
+  readonly code = 'LICENSE_KEY_UNUSED';
+  readonly status = 422;
+  constructor() {
+    super('`key` is only used to encrypt the file: send `encrypt: true` with it, or leave it out.');
+  }
+}
+
+export class LicenseKeyMismatch extends DomainError {
+  readonly code = 'LICENSE_KEY_MISMATCH';
+  readonly status = 422;
+  constructor() {
+    super('This is not the key of the license: the file would not decrypt with it.');
+  }
+}
+
+export class SignedLicenseKeyTooLong extends DomainError {
+  readonly code = 'SIGNED_LICENSE_KEY_TOO_LONG';
+  readonly status = 422;
+  constructor(length: number, max: number) {
+    super(
+      `The signed key would be ${length} characters (at most ${max}): it embeds every entitlement code; use fewer or the RANDOM scheme.`,
+      { length, max },
+    );
+  }
+}

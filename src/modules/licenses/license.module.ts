@@ -3,6 +3,8 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { EntitlementModule } from 'src/modules/entitlements/entitlement.module';
 import { LicenseActionsController } from 'src/modules/licenses/license-actions.controller';
+import { LicenseFileController } from 'src/modules/licenses/license-file.controller';
+import { LicenseFileService } from 'src/modules/licenses/license-file.service';
 import { LicenseController } from 'src/modules/licenses/license.controller';
 import { LicenseEntity, MachineEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
@@ -15,12 +17,14 @@ import { PolicyController } from 'src/modules/licenses/policy.controller';
 import { PolicyService } from 'src/modules/licenses/policy.service';
 import { ValidationRoute } from 'src/modules/licenses/validation.route';
 import { ValidationService } from 'src/modules/licenses/validation.service';
+import { ProductModule } from 'src/modules/products/product.module';
 import { SigningModule } from 'src/modules/signing/signing.module';
 
 @Module({
   imports: [
     TypeOrmModule.forFeature([PolicyEntity, LicenseEntity, MachineEntity]),
     EntitlementModule,
+    ProductModule,
     SigningModule,
   ],
   controllers: [
@@ -29,6 +33,7 @@ import { SigningModule } from 'src/modules/signing/signing.module';
     LicenseActionsController,
     MachineController,
     MachineKeyController,
+    LicenseFileController,
   ],
   // The validation hot path is ValidationRoute, a plain Fastify route registered by createApp.
   providers: [
@@ -37,6 +42,7 @@ import { SigningModule } from 'src/modules/signing/signing.module';
     LicenseService,
     MachineService,
     MachineKeyService,
+    LicenseFileService,
     ValidationService,
     ValidationRoute,
   ],

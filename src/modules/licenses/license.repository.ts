@@ -221,8 +221,12 @@ export class LicenseRepository {
       .then((license) => license?.id ?? null);
   }
 
-  getMachineByFingerprint(licenseId: string, fingerprint: string): Promise<MachineEntity | null> {
-    return this.dataSource
+  getMachineByFingerprint(
+    licenseId: string,
+    fingerprint: string,
+    tx?: EntityManager,
+  ): Promise<MachineEntity | null> {
+    return (tx ?? this.dataSource.manager)
       .getRepository(MachineEntity)
       .findOne({ where: { licenseId, fingerprint } });
   }

@@ -1,12 +1,17 @@
+import { randomUUID } from 'node:crypto';
+
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
 import { AuditService } from 'src/modules/audit/audit.service';
 import { EntitlementService } from 'src/modules/entitlements/entitlement.service';
 import {
+  canonicalLicenseKey,
   licenseKeyPrefix,
+  MAX_LICENSE_KEY_LENGTH,
   newLicenseKey,
-  normaliseLicenseKey,
+  SIGNED_KEY_TYP,
+  signedKeyPayload,
 } from 'src/modules/licenses/license-key';
 import { effectiveStatus } from 'src/modules/licenses/license-validation';
 import type {
@@ -21,10 +26,12 @@ import {
   InvalidLicenseState,
   LicenseNotFound,
   PolicyProductMismatch,
+  SignedLicenseKeyTooLong,
   UsageLimitExceeded,
 } from 'src/modules/licenses/license.errors';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import { PolicyService } from 'src/modules/licenses/policy.service';
+import { SigningService } from 'src/modules/signing/signing.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
@@ -54,16 +61,18 @@ export class LicenseService {
     private readonly audit: AuditService,
     private readonly outbox: OutboxRepository,
     private readonly hash: KeyedHash,
+    private readonly signing: SigningService,
     private readonly clock: Clock,
   ) {}
 
   keyHash(key: string): string {
-    return this.hash.digest(LICENSE_KEY_PURPOSE, normaliseLicenseKey(key));
+    return this.hash.digest(LICENSE_KEY_PURPOSE, canonicalLicenseKey(key));
   }
 
   async issue(actor: Actor, input: IssueLicenseDto): Promise<IssuedLicenseDto> {
     const extra = await this.entitlements.requireByCodes(input.entitlements ?? []);
-    const key = newLicenseKey();
+    // Chosen here rather than by the database: a signed key embeds the id.
+    const id = randomUUID();
     try {
       return await this.repository.transaction(async (tx) => {
         const policy = await this.policies.require(tx, input.policyId);
@@ -74,7 +83,12 @@ export class LicenseService {
             : policy.durationSeconds === null
               ? null
               : new Date(now.getTime() + policy.durationSeconds * 1000);
+        const key =
+          policy.keyScheme === 'SIGNED'
+            ? await this.signedKey(id, policy, extra, now, expiresAt)
+            : newLicenseKey();
         const license = await this.repository.createLicense(tx, {
+          id,
           policyId: policy.id,
           customerId: input.customerId,
           keyHash: this.keyHash(key),
@@ -333,6 +347,29 @@ export class LicenseService {
       await this.record(tx, actor, mutation.action, before, after, metadata);
       return after;
     });
+  }
+
+  /**
+   * A SIGNED policy's key: a compact JWS by the license signing key over the license id, expiry and
+   * entitlements at issue, so an app can read and check them offline.
+   */
+  private async signedKey(
+    id: string,
+    policy: PolicyEntity,
+    extra: { code: string }[],
+    now: Date,
+    expiresAt: Date | null,
+  ): Promise<string> {
+    const policyCodes = (await this.repository.policyEntitlementCodes([policy.id])).get(policy.id);
+    const codes = [...(policyCodes ?? []), ...extra.map((e) => e.code)];
+    const payload = signedKeyPayload(id, now, expiresAt, codes);
+    const key = await this.signing.signJws('license', Buffer.from(JSON.stringify(payload)), {
+      typ: SIGNED_KEY_TYP,
+    });
+    if (key.length > MAX_LICENSE_KEY_LENGTH) {
+      throw new SignedLicenseKeyTooLong(key.length, MAX_LICENSE_KEY_LENGTH);
+    }
+    return key;
   }
 
   private requireStatus(

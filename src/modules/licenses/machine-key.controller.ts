@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiTags, OmitType } from '@nestjs/swagger';
 import { IsString, Length } from 'class-validator';
 
+import { MAX_LICENSE_KEY_LENGTH } from 'src/modules/licenses/license-key';
 import { ActivateMachineDto, MachineDto } from 'src/modules/licenses/license.dto';
 import { MachineKeyService } from 'src/modules/licenses/machine-key.service';
 import { Public } from 'src/platform/auth/public.decorator';
@@ -12,12 +13,12 @@ import type { RequestMeta } from 'src/platform/http/request-meta';
 class KeyActivationDto extends OmitType(ActivateMachineDto, ['licenseId'] as const) {
   @ApiProperty({ description: 'The license key: the credential of this call' })
   @IsString()
-  @Length(1, 128)
+  @Length(1, MAX_LICENSE_KEY_LENGTH)
   key: string;
 }
 
 class KeyHeartbeatDto {
-  @ApiProperty() @IsString() @Length(1, 128) key: string;
+  @ApiProperty() @IsString() @Length(1, MAX_LICENSE_KEY_LENGTH) key: string;
   @ApiProperty() @IsString() @Length(1, 255) fingerprint: string;
 }
 

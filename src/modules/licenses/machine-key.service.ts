@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 
-import { normaliseLicenseKey } from 'src/modules/licenses/license-key';
+import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
 import type { ActivateMachineDto, MachineDto } from 'src/modules/licenses/license.dto';
 import { InvalidLicenseKey, MachineNotFound } from 'src/modules/licenses/license.errors';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
@@ -39,7 +39,7 @@ export class MachineKeyService {
 
   private async licenseFor(key: string): Promise<string> {
     const licenseId = await this.repository.getLicenseIdByKeyHash(
-      this.hash.digest(LICENSE_KEY_PURPOSE, normaliseLicenseKey(key)),
+      this.hash.digest(LICENSE_KEY_PURPOSE, canonicalLicenseKey(key)),
     );
     if (licenseId === null) {
       throw new InvalidLicenseKey();
@@ -49,6 +49,6 @@ export class MachineKeyService {
 }
 
 /** A caller proven only by a license key: no account, recorded with its address. */
-function keyHolder(meta: RequestMeta): Actor {
+export function keyHolder(meta: RequestMeta): Actor {
   return { type: 'anonymous', id: null, permissions: new Set(), ...meta };
 }

@@ -40,6 +40,7 @@ export class PolicyService {
           requireCheckIn: input.requireCheckIn ?? false,
           checkInIntervalSeconds: input.checkInIntervalSeconds ?? null,
           maxUses: input.maxUses ?? null,
+          keyScheme: input.keyScheme ?? 'RANDOM',
           metadata: input.metadata ?? {},
         });
         await this.repository.setPolicyEntitlements(
@@ -175,6 +176,7 @@ export function toPolicyDto(policy: PolicyEntity, entitlements: string[]): Polic
     requireCheckIn: policy.requireCheckIn,
     checkInIntervalSeconds: policy.checkInIntervalSeconds,
     maxUses: policy.maxUses,
+    keyScheme: policy.keyScheme,
     entitlements,
     metadata: policy.metadata,
     createdAt: policy.createdAt.toISOString(),

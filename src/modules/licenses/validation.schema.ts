@@ -1,3 +1,4 @@
+import { MAX_LICENSE_KEY_LENGTH } from 'src/modules/licenses/license-key';
 import { VALIDATION_CODES } from 'src/modules/licenses/license-validation';
 import type { ValidationScope } from 'src/modules/licenses/license-validation';
 
@@ -20,7 +21,7 @@ export const VALIDATE_KEY_SCHEMA = {
     additionalProperties: false,
     required: ['key'],
     properties: {
-      key: { type: 'string', minLength: 1, maxLength: 128 },
+      key: { type: 'string', minLength: 1, maxLength: MAX_LICENSE_KEY_LENGTH },
       nonce: { type: 'string', maxLength: 128 },
       scope: {
         type: 'object',

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 
-import { normaliseLicenseKey } from 'src/modules/licenses/license-key';
+import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
 import { effectiveStatus, validateLicense } from 'src/modules/licenses/license-validation';
 import type { ValidationResultDto } from 'src/modules/licenses/license.dto';
 import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema';
@@ -41,7 +41,8 @@ export class ValidationService implements OnModuleInit, OnModuleDestroy {
   async validate(input: ValidateKeyRequest): Promise<ValidationResultDto> {
     const scope = input.scope ?? {};
     // Unknown and wrong keys take the same path (hash, one indexed lookup) and differ only in the code.
-    const keyHash = this.hash.digest(LICENSE_KEY_PURPOSE, normaliseLicenseKey(input.key));
+    // Signed keys too: only issued keys have a hash, so their signature needs no check here.
+    const keyHash = this.hash.digest(LICENSE_KEY_PURPOSE, canonicalLicenseKey(input.key));
     const row = await this.repository.findForValidation(keyHash, scope.fingerprint ?? null);
     const now = this.clock.now();
     const decision = validateLicense(row, scope, now);
