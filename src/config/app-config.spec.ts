@@ -157,4 +157,61 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATA_DIR: dataDir, PORT: '-1' }, '/')).toThrow(ConfigError);
     expect(() => statSync(join(dataDir, 'development-secrets.json'))).toThrow();
   });
+
+  it('signs in software by default, and with an HSM once PKCS11_MODULE is set', () => {
+    expect(loadConfig({ DATA_DIR: tempDir(), ...SECRETS }, '/').signing).toMatchObject({
+      backend: 'software',
+      pkcs11: undefined,
+      algorithm: 'EdDSA',
+      signValidations: true,
+    });
+    const pinFile = join(tempDir(), 'pin');
+    writeFileSync(pinFile, '123456\n');
+    const hsm = loadConfig(
+      {
+        DATA_DIR: tempDir(),
+        ...SECRETS,
+        PKCS11_MODULE: pinFile, // any existing file stands in for the library here
+        PKCS11_TOKEN_LABEL: 'tessera',
+        PKCS11_PIN_FILE: pinFile,
+        PKCS11_SIGN_MODE: 'sync',
+      },
+      '/',
+    ).signing;
+    expect(hsm).toMatchObject({
+      backend: 'pkcs11',
+      pkcs11: {
+        modulePath: pinFile,
+        tokenLabel: 'tessera',
+        pin: '123456',
+        poolSize: 4,
+        signMode: 'sync',
+      },
+    });
+  });
+
+  it('names every missing or wrong HSM setting, and inconsistent signing periods', () => {
+    const problems = problemsOf({
+      ...SECRETS,
+      SIGNING_BACKEND: 'pkcs11',
+      PKCS11_POOL_SIZE: '0',
+      PKCS11_SIGN_MODE: 'sometimes',
+      SIGNING_ALGORITHM: 'RS256',
+      SIGNING_RETIRED_KEY_PUBLISH_DAYS: '30',
+      LICENSE_FILE_TTL_SECONDS: '60',
+    });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'LICENSE_FILE_TTL_SECONDS',
+      'PKCS11_MODULE',
+      'PKCS11_PIN',
+      'PKCS11_POOL_SIZE',
+      'PKCS11_SIGN_MODE',
+      'PKCS11_TOKEN_LABEL',
+      'SIGNING_ALGORITHM',
+      'SIGNING_RETIRED_KEY_PUBLISH_DAYS',
+    ]);
+    expect(problemsOf({ ...SECRETS, PKCS11_MODULE: '/nonexistent/libpkcs11.so' })).toEqual(
+      expect.arrayContaining(['PKCS11_MODULE: "/nonexistent/libpkcs11.so" does not exist']),
+    );
+  });
 });

@@ -278,11 +278,19 @@ function readSigning(read: EnvReader, problems: string[]): AppConfig['signing'] 
   if (defaultTtl > maxTtl) {
     problems.push('LICENSE_FILE_TTL_SECONDS: must not exceed LICENSE_FILE_MAX_TTL_SECONDS');
   }
+  const retiredKeyPublishDays = read.int('SIGNING_RETIRED_KEY_PUBLISH_DAYS', 365, 0, 3_650);
+  if (retiredKeyPublishDays * DAY < maxTtl) {
+    // A license file must stay verifiable for its whole life, even if its key is retired the day after.
+    problems.push(
+      `SIGNING_RETIRED_KEY_PUBLISH_DAYS: ${retiredKeyPublishDays} days is shorter than LICENSE_FILE_MAX_TTL_SECONDS ` +
+        `(${maxTtl} s): files signed just before a retirement would stop verifying before they expire`,
+    );
+  }
   return {
     backend,
     pkcs11,
     algorithm: read.oneOf('SIGNING_ALGORITHM', ['EdDSA', 'ES256'] as const, 'EdDSA'),
-    retiredKeyPublishDays: read.int('SIGNING_RETIRED_KEY_PUBLISH_DAYS', 90, 0, 3_650),
+    retiredKeyPublishDays,
     keyRingRefreshSeconds: read.int('SIGNING_KEY_RING_REFRESH_SECONDS', 30, 1, 3_600),
     auditCheckpointMinutes: read.int('AUDIT_CHECKPOINT_INTERVAL_MINUTES', 60, 0, 10_080),
     licenseFileTtlSeconds: { default: defaultTtl, max: maxTtl },
