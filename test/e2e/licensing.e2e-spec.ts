@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 
 import { DataSource } from 'typeorm';
 
+import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
+import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { MachineService } from 'src/modules/licenses/machine.service';
+import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { ValidationService } from 'src/modules/licenses/validation.service';
 import { Role } from 'src/platform/auth/roles';
 import { api, controlClock, signedInAdmin } from 'test/e2e/admin-session';
@@ -472,5 +476,52 @@ describe('licensing', () => {
     ).toBe('PRODUCT_NOT_FOUND');
     await license(policyId);
     expect((await as('DELETE', `/v1/policies/${policyId}`)).body.code).toBe('POLICY_IN_USE');
+  });
+
+  it('answers each of many concurrent validations (batched into shared queries) with its own result', async () => {
+    const policyId = await policy({ durationSeconds: 30 * 86_400 });
+    const a = await license(policyId);
+    const b = await license(policyId);
+    await as('POST', '/v1/machines', { licenseId: a.id, fingerprint: 'fp-a' });
+    await as('POST', '/v1/licenses/' + b.id + '/actions/suspend');
+    const cases: Array<[key: string, scope: Record<string, unknown> | undefined, code: string]> = [
+      [a.key, undefined, 'VALID'],
+      [a.key, { fingerprint: 'fp-a' }, 'VALID'],
+      [a.key, { fingerprint: 'fp-other' }, 'FINGERPRINT_SCOPE_MISMATCH'],
+      [b.key, undefined, 'SUSPENDED'],
+      ['ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ', undefined, 'NOT_FOUND'],
+    ];
+    const requests = Array.from({ length: 60 }, (_, i) => cases[i % cases.length]);
+    const answers = await Promise.all(
+      requests.map(([key, scope], i) => validate(key, scope, `nonce-${i}`)),
+    );
+    answers.forEach((answer, i) => {
+      expect(answer.body).toMatchObject({ code: requests[i][2], nonce: `nonce-${i}` });
+      if (requests[i][2] !== 'NOT_FOUND') {
+        expect(answer.body.license.id).toBe(requests[i][0] === a.key ? a.id : b.id);
+      }
+    });
+
+    // Lookups made in one turn of the event loop share one query.
+    const repository = t.app.get(LicenseRepository);
+    const pool = (repository as unknown as { pool: { query: (...args: unknown[]) => unknown } })
+      .pool;
+    const queries = jest.spyOn(pool, 'query');
+    try {
+      const hash = (key: string) =>
+        t.app.get(KeyedHash).digest(LICENSE_KEY_PURPOSE, canonicalLicenseKey(key));
+      const rows = await Promise.all([
+        repository.findForValidation(hash(a.key), 'fp-a'),
+        repository.findForValidation(hash(b.key), null),
+        repository.findForValidation(hash('nope'), null),
+        repository.findForValidation(hash(a.key), null),
+      ]);
+      expect(queries).toHaveBeenCalledTimes(1);
+      expect(rows.map((row) => row?.id ?? null)).toEqual([a.id, b.id, null, a.id]);
+      expect(rows[0]!.machine).not.toBeNull();
+      expect(rows[3]!.machine).toBeNull();
+    } finally {
+      queries.mockRestore();
+    }
   });
 });

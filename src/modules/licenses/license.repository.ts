@@ -5,6 +5,7 @@ import type { EntityManager } from 'typeorm';
 
 import { LicenseEntity, MachineEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
 import type { ValidationSubject } from 'src/modules/licenses/license-validation';
+import { LookupBatcher } from 'src/platform/database/lookup-batcher';
 
 export interface ValidationRow extends ValidationSubject {
   id: string;
@@ -32,6 +33,14 @@ export const VALIDATION_QUERY = `
   JOIN products pr ON pr.id = p.product_id
   LEFT JOIN machines m ON m.license_id = l.id AND m.fingerprint = $2
   WHERE l.key_hash = $1`;
+
+// The same lookup for many keys at once: concurrent validations share one round trip (LookupBatcher).
+// LATERAL runs the single-key query once per requested key, so each is the same unique-index lookup
+// whatever the planner guesses about the array's size; `ord` maps rows back to their requests.
+export const VALIDATION_BATCH_QUERY = `
+  SELECT v.ord::int AS ord, x.*
+  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS v(key_hash, fingerprint, ord)
+  CROSS JOIN LATERAL (${VALIDATION_QUERY.replace('$1', 'v.key_hash').replace('$2', 'v.fingerprint')}) x`;
 
 interface RawValidationRow {
   id: string;
@@ -75,49 +84,40 @@ export class LicenseRepository {
 
   // ---- Validation ----
 
+  /** One validation's lookup; concurrent ones are sent to PostgreSQL together, in one query. */
   async findForValidation(
     keyHash: string,
     fingerprint: string | null,
   ): Promise<ValidationRow | null> {
-    const result = await this.pool.query<RawValidationRow>({
-      name: 'tessera-validate-license',
-      text: VALIDATION_QUERY,
-      values: [keyHash, fingerprint],
-    });
-    const row = result.rows[0];
-    if (row === undefined) {
-      return null;
-    }
-    return {
-      id: row.id,
-      policyId: row.policy_id,
-      policyName: row.policy_name,
-      durationSeconds: row.duration_seconds,
-      status: row.status,
-      expiresAt: row.expires_at,
-      lastCheckInAt: row.last_check_in_at,
-      createdAt: row.created_at,
-      maxMachinesOverride: row.max_machines_override,
-      entitlements: row.entitlements,
-      machineCount: row.machine_count,
-      machine:
-        row.machine_id === null
-          ? null
-          : { lastHeartbeatAt: row.machine_heartbeat, createdAt: row.machine_created_at! },
-      policy: {
-        productId: row.product_id,
-        productCode: row.product_code,
-        expirationStrategy: row.expiration_strategy,
-        floating: row.floating,
-        maxMachines: row.max_machines,
-        overageStrategy: row.overage_strategy,
-        requireHeartbeat: row.require_heartbeat,
-        heartbeatDurationSeconds: row.heartbeat_duration_seconds,
-        requireCheckIn: row.require_check_in,
-        checkInIntervalSeconds: row.check_in_interval_seconds,
-      },
-    };
+    const row = await this.validationLookups.load([keyHash, fingerprint]);
+    return row === undefined ? null : toValidationRow(row);
   }
+
+  private readonly validationLookups = new LookupBatcher<
+    [keyHash: string, fingerprint: string | null],
+    RawValidationRow
+  >(async (lookups) => {
+    if (lookups.length === 1) {
+      const result = await this.pool.query<RawValidationRow>({
+        name: 'tessera-validate-license',
+        text: VALIDATION_QUERY,
+        values: lookups[0],
+      });
+      return [result.rows[0]];
+    }
+    const result = await this.pool.query<RawValidationRow & { ord: number }>({
+      name: 'tessera-validate-licenses',
+      text: VALIDATION_BATCH_QUERY,
+      values: [lookups.map(([keyHash]) => keyHash), lookups.map(([, fingerprint]) => fingerprint)],
+    });
+    const rows: Array<RawValidationRow | undefined> = new Array<RawValidationRow | undefined>(
+      lookups.length,
+    );
+    for (const row of result.rows) {
+      rows[row.ord - 1] = row;
+    }
+    return rows;
+  });
 
   /** Writes a batch of validation times in one statement (never moving a time backwards). */
   async recordValidations(times: Map<string, Date>): Promise<void> {
@@ -363,4 +363,36 @@ export class LicenseRepository {
       [now, limit],
     );
   }
+}
+
+function toValidationRow(row: RawValidationRow): ValidationRow {
+  return {
+    id: row.id,
+    policyId: row.policy_id,
+    policyName: row.policy_name,
+    durationSeconds: row.duration_seconds,
+    status: row.status,
+    expiresAt: row.expires_at,
+    lastCheckInAt: row.last_check_in_at,
+    createdAt: row.created_at,
+    maxMachinesOverride: row.max_machines_override,
+    entitlements: row.entitlements,
+    machineCount: row.machine_count,
+    machine:
+      row.machine_id === null
+        ? null
+        : { lastHeartbeatAt: row.machine_heartbeat, createdAt: row.machine_created_at! },
+    policy: {
+      productId: row.product_id,
+      productCode: row.product_code,
+      expirationStrategy: row.expiration_strategy,
+      floating: row.floating,
+      maxMachines: row.max_machines,
+      overageStrategy: row.overage_strategy,
+      requireHeartbeat: row.require_heartbeat,
+      heartbeatDurationSeconds: row.heartbeat_duration_seconds,
+      requireCheckIn: row.require_check_in,
+      checkInIntervalSeconds: row.check_in_interval_seconds,
+    },
+  };
 }
