@@ -185,6 +185,16 @@ async function main(): Promise<void> {
         soft.toFixed(0),
       ]);
     }
+    const auto = new Pkcs11Signer({
+      modulePath: MODULE,
+      tokenLabel: token.label,
+      pin: token.pin,
+      poolSize,
+      signMode: 'auto',
+    });
+    auto.open();
+    const autoChoice = auto.describeMode();
+    await auto.close();
     const header = [
       'algorithm',
       'raw SoftHSM/s',
@@ -201,6 +211,7 @@ async function main(): Promise<void> {
     );
     console.log(line(header));
     rows.forEach((row) => console.log(line(row)));
+    console.log(`PKCS11_SIGN_MODE=auto (the default) chooses here: ${autoChoice}`);
     console.log('target: PKCS#11 signer >= 0.8x the raw SoftHSM rate');
   } finally {
     rmSync(dir, { recursive: true, force: true });

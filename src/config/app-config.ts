@@ -90,8 +90,8 @@ export interface AppConfig {
           readonly pin: string;
           /** Sessions kept open for signing; a sign waits for a free one. */
           readonly poolSize: number;
-          /** `async`: signatures on worker threads (network HSMs); `sync`: on the event loop (local tokens). */
-          readonly signMode: 'sync' | 'async';
+          /** `async`: on worker threads (network HSMs); `sync`: on the event loop (local tokens); `auto`. */
+          readonly signMode: 'auto' | 'sync' | 'async';
         }
       | undefined;
     /** Algorithm of new license and audit keys (webhook keys are always Ed25519, as Standard Webhooks asks). */
@@ -270,7 +270,7 @@ function readSigning(read: EnvReader, problems: string[]): AppConfig['signing'] 
       tokenLabel: tokenLabel ?? '',
       pin: pin ?? '',
       poolSize: read.int('PKCS11_POOL_SIZE', 4, 1, 64),
-      signMode: read.oneOf('PKCS11_SIGN_MODE', ['sync', 'async'] as const, 'async'),
+      signMode: read.oneOf('PKCS11_SIGN_MODE', ['auto', 'sync', 'async'] as const, 'auto'),
     };
   }
   const defaultTtl = read.int('LICENSE_FILE_TTL_SECONDS', 30 * DAY, HOUR, 10 * 365 * DAY);

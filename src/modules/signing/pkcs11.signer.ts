@@ -34,9 +34,14 @@ export interface Pkcs11Options {
    * `async`: C_Sign runs on libuv's worker threads, the pool's sessions in parallel, the event loop free
    * (for network HSMs, whose calls take milliseconds). `sync`: on the event loop, as node:crypto signs
    * (for in-process tokens such as SoftHSM, whose calls take microseconds: a thread hop costs more).
+   * `auto`: `sync` when the token answers a probe within LOCAL_TOKEN_MICROS, else `async`.
    */
-  readonly signMode: 'sync' | 'async';
+  readonly signMode: 'auto' | 'sync' | 'async';
 }
+
+// A token in this process (SoftHSM, a PCIe card's library) answers C_GenerateRandom in a few microseconds;
+// one across a network takes hundreds at least.
+const LOCAL_TOKEN_MICROS = 200;
 
 /** One loaded PKCS#11 library per process: C_Initialize may run once, and C_Finalize ends it for everyone. */
 const loaded = new Map<string, { module: graphene.Module; users: number }>();
@@ -92,8 +97,19 @@ export class Pkcs11Signer implements Signer {
   /** Object handles are valid in every session of this application, so one lookup per key suffices. */
   private readonly privateKeys = new Map<string, graphene.PrivateKey>();
   private generation = 0;
+  private mode: 'sync' | 'async';
+  private probe: { medianMicros: number } | undefined;
 
-  constructor(private readonly options: Pkcs11Options) {}
+  constructor(private readonly options: Pkcs11Options) {
+    this.mode = options.signMode === 'sync' ? 'sync' : 'async';
+  }
+
+  /** The signing mode in use, and why (for the boot log). */
+  describeMode(): string {
+    return this.probe === undefined
+      ? `${this.mode} (configured)`
+      : `${this.mode} (auto: the token answers in ${this.probe.medianMicros.toFixed(0)} µs)`;
+  }
 
   /** Opens the pool; throws with the reason when the module, token or PIN is wrong. */
   open(): void {
@@ -117,6 +133,10 @@ export class Pkcs11Signer implements Signer {
       this.sessions = sessions;
       this.idle = [...sessions];
       this.generation++;
+      if (this.options.signMode === 'auto') {
+        this.probe = probeLatency(sessions[0]);
+        this.mode = this.probe.medianMicros < LOCAL_TOKEN_MICROS ? 'sync' : 'async';
+      }
     } catch (error) {
       this.module = null;
       releaseModule(this.options.modulePath);
@@ -176,7 +196,7 @@ export class Pkcs11Signer implements Signer {
       // pkcs11js directly: graphene's Sign object costs more per call than a P-256 signature in SoftHSM.
       session.lib.C_SignInit(session.handle, mechanism, this.privateKey(session, key).handle);
       const signature = Buffer.alloc(SIGNATURE_BYTES);
-      return this.options.signMode === 'sync'
+      return this.mode === 'sync'
         ? session.lib.C_Sign(session.handle, data, signature)
         : session.lib.C_SignAsync(session.handle, data, signature);
     });
@@ -297,4 +317,16 @@ export class Pkcs11Signer implements Signer {
       `no PKCS#11 token labelled "${this.options.tokenLabel}" in ${this.options.modulePath}`,
     );
   }
+}
+
+/** Median round trip of a trivial call (C_GenerateRandom) to the token, in microseconds. */
+function probeLatency(session: graphene.Session): { medianMicros: number } {
+  const samples: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const start = process.hrtime.bigint();
+    session.generateRandom(16);
+    samples.push(Number(process.hrtime.bigint() - start) / 1000);
+  }
+  samples.sort((a, b) => a - b);
+  return { medianMicros: samples[Math.floor(samples.length / 2)] };
 }

@@ -8,6 +8,7 @@ import type { EntityManager } from 'typeorm';
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import { AuditService } from 'src/modules/audit/audit.service';
+import { Pkcs11Signer } from 'src/modules/signing/pkcs11.signer';
 import { SIGNER } from 'src/modules/signing/signer';
 import type { JwkDto, JwksDto, SigningKeyDto } from 'src/modules/signing/signing.dto';
 import type { KeyHandle, Signer, SigningAlgorithm } from 'src/modules/signing/signer';
@@ -67,6 +68,9 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
         'Signing keys are NOT HSM-protected: the software signer keeps them in the database, sealed ' +
           'with ENCRYPTION_KEY. Configure PKCS11_MODULE for production (docs/security.md).',
       );
+    }
+    if (this.signer instanceof Pkcs11Signer) {
+      this.logger.log(`PKCS#11 signing mode: ${this.signer.describeMode()}`);
     }
     await this.ensureActiveKeys();
     this.refreshTimer = setInterval(() => {

@@ -119,6 +119,27 @@ describeHsm('Pkcs11Signer against SoftHSM2 (PKCS#11)', () => {
     }
   });
 
+  it('chooses synchronous signing for a token in this process when asked to choose', async () => {
+    const signer = new Pkcs11Signer({ ...options, signMode: 'auto' });
+    signer.open();
+    try {
+      expect(signer.describeMode()).toMatch(/^sync \(auto: the token answers in \d+ µs\)$/);
+      const generated = await signer.generate('auto-mode', 'EdDSA');
+      const handle: KeyHandle = {
+        kid: 'auto-mode',
+        algorithm: 'EdDSA',
+        hsmLabel: generated.hsmLabel,
+        privateKeySealed: null,
+      };
+      const signature = await signer.sign(handle, Buffer.from('auto'));
+      expect(verifies('EdDSA', generated.publicJwk, Buffer.from('auto'), signature)).toBe(true);
+    } finally {
+      await signer.close();
+    }
+    const configured = new Pkcs11Signer({ ...options, signMode: 'async' });
+    expect(configured.describeMode()).toBe('async (configured)');
+  });
+
   it('names the problem when the token or the PIN is wrong', () => {
     expect(() => new Pkcs11Signer({ ...options, tokenLabel: 'no-such-token' }).open()).toThrow(
       'no PKCS#11 token labelled "no-such-token"',
