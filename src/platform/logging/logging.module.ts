@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 
@@ -40,6 +40,9 @@ export const REDACTED_PATHS = [
     LoggerModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
+        // No request logger at all on the validation hot path: building pino's per-request child logger
+        // (bindings, redaction) cost ~10% of a validation's CPU even with no line written (profiled).
+        exclude: [{ path: VALIDATE_KEY_PATH, method: RequestMethod.POST }],
         pinoHttp: {
           level: config.log.level,
           // Fastify has already assigned the id (from X-Request-Id or a new UUID) to the raw request.
