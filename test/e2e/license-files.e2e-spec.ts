@@ -14,6 +14,8 @@ import { api, controlClock, signedInAdmin } from 'test/e2e/admin-session';
 import type { AdminSession } from 'test/e2e/admin-session';
 import { startTestApp } from 'test/e2e/test-app';
 import type { TestApp } from 'test/e2e/test-app';
+import { createSoftHsmToken, describeHsm } from 'test/support/softhsm';
+import type { SoftHsmToken } from 'test/support/softhsm';
 
 const DAY = 86_400;
 const EXAMPLE = join(__dirname, '../../docs/examples/verify-license-file.mjs');
@@ -30,7 +32,8 @@ interface Example {
   verifySignedLicenseKey(key: string, jwks: JSONWebKeySet): Promise<Record<string, any>>;
 }
 
-describe('license files and signed license keys', () => {
+/** Run once with the software signer and once against SoftHSM: the files must not depend on the backend. */
+function licenseFileSuite(env: () => Record<string, string>): void {
   let t: TestApp;
   let owner: AdminSession;
   let clock: ReturnType<typeof controlClock>;
@@ -93,7 +96,7 @@ describe('license files and signed license keys', () => {
 
   beforeAll(async () => {
     t = await startTestApp({
-      env: { RATE_LIMIT_ADMIN_PER_MINUTE: '100000', RATE_LIMIT_AUTH_PER_MINUTE: '1000' },
+      env: { RATE_LIMIT_ADMIN_PER_MINUTE: '100000', RATE_LIMIT_AUTH_PER_MINUTE: '1000', ...env() },
     });
     call = api(t);
     clock = controlClock(t);
@@ -655,5 +658,22 @@ describe('license files and signed license keys', () => {
     const file = await checkOut(issued.id);
     expect(file.body).toMatchObject({ ttl: 3_600 });
     expect(await verified(file.body.certificate)).toMatchObject({ sub: issued.id });
+  });
+}
+
+describe('license files and signed license keys (software signer)', () => {
+  licenseFileSuite(() => ({}));
+});
+
+describeHsm('license files and signed license keys signed in a PKCS#11 HSM (SoftHSM2)', () => {
+  let token: SoftHsmToken | undefined;
+  licenseFileSuite(() => {
+    token ??= createSoftHsmToken();
+    return {
+      SIGNING_BACKEND: 'pkcs11',
+      PKCS11_MODULE: token.modulePath,
+      PKCS11_TOKEN_LABEL: token.label,
+      PKCS11_PIN: token.pin,
+    };
   });
 });
