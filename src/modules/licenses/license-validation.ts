@@ -1,3 +1,6 @@
+/** A policy that requires heartbeats without saying how often: a machine is dead after 10 minutes. */
+export const DEFAULT_HEARTBEAT_SECONDS = 600;
+
 /**
  * The validation decision, as a pure function of what one query returns and the time. The checks run in a
  * fixed, documented order and the first failing one decides the code (docs/licensing.md lists them).
@@ -166,7 +169,7 @@ export function validateLicense(
       if (license.machine.lastHeartbeatAt === null) {
         return fail('HEARTBEAT_NOT_STARTED', 'The machine has not sent a heartbeat yet.');
       }
-      const durationMs = (policy.heartbeatDurationSeconds ?? 600) * 1000;
+      const durationMs = (policy.heartbeatDurationSeconds ?? DEFAULT_HEARTBEAT_SECONDS) * 1000;
       if (now.getTime() - license.machine.lastHeartbeatAt.getTime() > durationMs) {
         return fail('HEARTBEAT_DEAD', 'The machine stopped sending heartbeats.');
       }

@@ -76,3 +76,11 @@ export class MachineEntity {
   @Column({ type: 'timestamptz', nullable: true }) lastHeartbeatAt: Date | null;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
 }
+
+/**
+ * Marks a row changed when what changed lives in another table (its entitlements), so saving it moves the
+ * version (the ETag). Strictly later than the stored time: the same millisecond would be no change at all.
+ */
+export function touch(row: { updatedAt: Date }, now: Date): void {
+  row.updatedAt = new Date(Math.max(now.getTime(), row.updatedAt.getTime() + 1));
+}

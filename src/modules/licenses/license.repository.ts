@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 
 import { LicenseEntity, MachineEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
+import { DEFAULT_HEARTBEAT_SECONDS } from 'src/modules/licenses/license-validation';
 import type { ValidationSubject } from 'src/modules/licenses/license-validation';
 import { LookupBatcher } from 'src/platform/database/lookup-batcher';
 
@@ -139,8 +140,11 @@ export class LicenseRepository {
     return repository.save(repository.create(policy));
   }
 
-  getPolicy(tx: EntityManager | undefined, id: string): Promise<PolicyEntity | null> {
-    return (tx ?? this.dataSource.manager).getRepository(PolicyEntity).findOne({ where: { id } });
+  getPolicy(tx: EntityManager | undefined, id: string, lock = false): Promise<PolicyEntity | null> {
+    return (tx ?? this.dataSource.manager).getRepository(PolicyEntity).findOne({
+      where: { id },
+      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
   }
 
   findPolicies(
@@ -316,8 +320,15 @@ export class LicenseRepository {
     return repository.save(repository.create(machine));
   }
 
-  getMachine(tx: EntityManager | undefined, id: string): Promise<MachineEntity | null> {
-    return (tx ?? this.dataSource.manager).getRepository(MachineEntity).findOne({ where: { id } });
+  getMachine(
+    tx: EntityManager | undefined,
+    id: string,
+    lock = false,
+  ): Promise<MachineEntity | null> {
+    return (tx ?? this.dataSource.manager).getRepository(MachineEntity).findOne({
+      where: { id },
+      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
   }
 
   findMachines(
@@ -357,10 +368,13 @@ export class LicenseRepository {
     return tx.query(
       `SELECT m.id, m.license_id, m.fingerprint FROM machines m
        JOIN licenses l ON l.id = m.license_id JOIN policies p ON p.id = l.policy_id
-       WHERE p.floating AND p.require_heartbeat AND p.heartbeat_duration_seconds IS NOT NULL
-         AND COALESCE(m.last_heartbeat_at, m.created_at) < $1::timestamptz - make_interval(secs => p.heartbeat_duration_seconds)
-       ORDER BY m.id LIMIT $2 FOR UPDATE OF m SKIP LOCKED`,
-      [now, limit],
+       WHERE p.floating AND p.require_heartbeat
+         AND COALESCE(m.last_heartbeat_at, m.created_at)
+             < $1::timestamptz - make_interval(secs => COALESCE(p.heartbeat_duration_seconds, $3))
+       ORDER BY m.license_id, m.id LIMIT $2 FOR UPDATE OF m SKIP LOCKED`,
+      // Ordered by license: the culler then takes each license's outbox lock in the same order as any
+      // other instance culling at once, so two of them cannot deadlock.
+      [now, limit, DEFAULT_HEARTBEAT_SECONDS],
     );
   }
 }

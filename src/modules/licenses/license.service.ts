@@ -20,6 +20,7 @@ import type {
   LicenseDto,
   UpdateLicenseDto,
 } from 'src/modules/licenses/license.dto';
+import { touch } from 'src/modules/licenses/license.entity';
 import type { LicenseEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
 import {
   CustomerNotFound,
@@ -278,6 +279,7 @@ export class LicenseService {
           license.id,
           found.map((e) => e.id),
         );
+        touch(license, this.clock.now()); // entitlements are another table: move the version too
         return { entitlements: codes };
       },
     });
@@ -293,6 +295,7 @@ export class LicenseService {
           license.id,
           found.map((e) => e.id),
         );
+        touch(license, this.clock.now());
         return { entitlements: codes };
       },
     });

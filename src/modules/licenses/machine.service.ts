@@ -108,7 +108,8 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
 
   async heartbeat(actor: Actor, id: string): Promise<MachineDto> {
     return this.repository.transaction(async (tx) => {
-      const machine = await this.require(tx, id);
+      // Locked: a heartbeat racing a deactivation must find the machine gone, not report a ghost.
+      const machine = await this.require(tx, id, true);
       const before = toMachineDto(machine);
       machine.lastHeartbeatAt = this.clock.now();
       const dto = toMachineDto(await this.repository.saveMachine(tx, machine));
@@ -155,8 +156,12 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  private async require(tx: EntityManager | undefined, id: string): Promise<MachineEntity> {
-    const machine = await this.repository.getMachine(tx, id);
+  private async require(
+    tx: EntityManager | undefined,
+    id: string,
+    lock = false,
+  ): Promise<MachineEntity> {
+    const machine = await this.repository.getMachine(tx, id, lock);
     if (machine === null) {
       throw new MachineNotFound();
     }

@@ -4,11 +4,13 @@ import type { EntityManager } from 'typeorm';
 import { EntitlementService } from 'src/modules/entitlements/entitlement.service';
 import { AuditService } from 'src/modules/audit/audit.service';
 import type { CreatePolicyDto, PolicyDto } from 'src/modules/licenses/license.dto';
+import { touch } from 'src/modules/licenses/license.entity';
 import type { PolicyEntity } from 'src/modules/licenses/license.entity';
 import { PolicyInUse, PolicyNotFound, ProductNotFound } from 'src/modules/licenses/license.errors';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import type { Actor } from 'src/platform/auth/actor';
 import { foreignKeyViolation } from 'src/platform/database/pg-errors';
+import { Clock } from 'src/platform/clock';
 import { StaleVersion } from 'src/platform/http/etag';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 import { afterIdOf, page } from 'src/platform/http/pagination';
@@ -21,6 +23,7 @@ export class PolicyService {
     private readonly entitlements: EntitlementService,
     private readonly audit: AuditService,
     private readonly outbox: OutboxRepository,
+    private readonly clock: Clock,
   ) {}
 
   async create(actor: Actor, input: CreatePolicyDto): Promise<PolicyDto> {
@@ -89,7 +92,8 @@ export class PolicyService {
         ? undefined
         : await this.entitlements.requireByCodes(input.entitlements);
     return this.repository.transaction(async (tx) => {
-      const policy = await this.require(tx, id);
+      // Locked: two updates with the same version must not both pass the check.
+      const policy = await this.require(tx, id, true);
       if (policy.version !== version) {
         throw new StaleVersion();
       }
@@ -99,6 +103,10 @@ export class PolicyService {
       );
       const { entitlements: _codes, productId: _product, ...changes } = input;
       Object.assign(policy, changes);
+      if (entitlements !== undefined) {
+        // Entitlements live in another table: touch the row so its version (the ETag) moves too.
+        touch(policy, this.clock.now());
+      }
       const saved = await this.repository.savePolicy(tx, policy);
       if (entitlements !== undefined) {
         await this.repository.setPolicyEntitlements(
@@ -129,8 +137,8 @@ export class PolicyService {
     }
   }
 
-  async require(tx: EntityManager | undefined, id: string): Promise<PolicyEntity> {
-    const policy = await this.repository.getPolicy(tx, id);
+  async require(tx: EntityManager | undefined, id: string, lock = false): Promise<PolicyEntity> {
+    const policy = await this.repository.getPolicy(tx, id, lock);
     if (policy === null) {
       throw new PolicyNotFound();
     }

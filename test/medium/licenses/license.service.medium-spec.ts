@@ -452,6 +452,26 @@ describe('LicenseService (real PostgreSQL)', () => {
       });
     });
 
+    it('moves the version on attaching and on detaching, so an update with the old one is stale', async () => {
+      const entitlement = await ctx.newEntitlement();
+      const { license } = await ctx.newLicense();
+      // Even within one millisecond (the clock stands still): each change must move the version.
+      ctx.clock.pin();
+      await expect(
+        licenses.attachEntitlements(actor(), license.id, [entitlement.code]),
+      ).resolves.toMatchObject({ entitlements: [entitlement.code], version: 2 });
+      await expect(
+        licenses.update(actor(), license.id, 1, { name: 'Lost update' }),
+      ).rejects.toMatchObject({ code: 'STALE_VERSION' });
+      await expect(
+        licenses.detachEntitlements(actor(), license.id, [entitlement.code]),
+      ).resolves.toMatchObject({ entitlements: [], version: 3 });
+      await expect(
+        licenses.update(actor(), license.id, 2, { name: 'Lost update' }),
+      ).rejects.toMatchObject({ code: 'STALE_VERSION' });
+      await expect(row(license.id)).resolves.toMatchObject({ version: 3 });
+    });
+
     it('refuses unknown entitlement codes, naming them, and attaches none of the list', async () => {
       const known = await ctx.newEntitlement();
       const { license } = await ctx.newLicense();
@@ -545,6 +565,58 @@ describe('LicenseService (real PostgreSQL)', () => {
         outbox: ['policy.created', 'policy.updated'],
         audit: ['policy.created', 'policy.updated'],
       });
+    });
+
+    it('lets exactly one of several updates of one policy version win, round after round', async () => {
+      const policy = await ctx.newPolicy();
+      for (let round = 0; round < 10; round++) {
+        const version = round + 1;
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 5 }, (_, i) =>
+            ctx.policies.update(actor(), policy.id, version, {
+              name: `round ${round} writer ${i}`,
+              maxMachines: i + 1,
+            }),
+          ),
+        );
+        const won = outcomes.filter((o) => o.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        for (const lost of outcomes.filter((o) => o.status === 'rejected')) {
+          expect(lost.reason).toMatchObject({ code: 'STALE_VERSION' });
+        }
+        // The winner's copy is what is stored, under the next version: no loser wrote over it.
+        await expect(ctx.policies.get(policy.id)).resolves.toMatchObject({
+          version: version + 1,
+          name: won[0].value.name,
+          maxMachines: won[0].value.maxMachines,
+        });
+      }
+      const { outbox, audit } = await eventsOf(ctx, policy.id);
+      expect(outbox.filter((a) => a === 'policy.updated')).toHaveLength(10);
+      expect(audit.filter((a) => a === 'policy.updated')).toHaveLength(10);
+    });
+
+    it("moves a policy's version when an update changes only its entitlements", async () => {
+      const [a, b] = await Promise.all([ctx.newEntitlement(), ctx.newEntitlement()]);
+      const policy = await ctx.newPolicy({ entitlements: [a.code] });
+      ctx.clock.pin(); // within one millisecond too
+      await expect(
+        ctx.policies.update(ctx.actor, policy.id, 1, { entitlements: [b.code] }),
+      ).resolves.toMatchObject({ entitlements: [b.code], version: 2 });
+      await expect(ctx.policies.get(policy.id)).resolves.toMatchObject({
+        entitlements: [b.code],
+        version: 2,
+      });
+      // A client still holding version 1 (the ETag before the change) is refused.
+      await expect(
+        ctx.policies.update(ctx.actor, policy.id, 1, { entitlements: [a.code] }),
+      ).rejects.toMatchObject({ code: 'STALE_VERSION' });
+      await expect(ctx.policies.get(policy.id)).resolves.toMatchObject({
+        entitlements: [b.code],
+      });
+      await expect(
+        ctx.policies.update(ctx.actor, policy.id, 2, { entitlements: [a.code] }),
+      ).resolves.toMatchObject({ entitlements: [a.code], version: 3 });
     });
   });
 

@@ -3,6 +3,11 @@ import { newLicensingContext } from 'test/medium/licenses/licensing-context';
 import type { LicensingContext, LicensingInstance } from 'test/medium/licenses/licensing-context';
 
 const MINUTE = 60_000;
+// Dead machines of many licenses, more than one job's batch (500): each instance claims some, whatever the
+// timing. While machines were claimed in id order, two instances deadlocked (40P01) in 30 rounds of 30.
+const SPREAD_LICENSES = 20;
+const SPREAD_MACHINES = 30;
+const SPREAD_ROUNDS = 5;
 
 /** The job that frees the seats of floating licenses' dead machines (docs/licensing.md, policies). */
 describe('culling dead machines (real PostgreSQL)', () => {
@@ -155,6 +160,76 @@ describe('culling dead machines (real PostgreSQL)', () => {
     ctx.clock.advance(365 * 24 * 60 * MINUTE);
     await ctx.machines.cullDeadMachines();
     expect([await exists(kept[0]), await exists(kept[1])]).toEqual([true, true]);
+  });
+
+  it('culls a machine of a heartbeat policy without a duration when validation calls it dead, after the default 10 minutes', async () => {
+    ctx.clock.pin();
+    const { license } = await ctx.newLicense({
+      policy: await heartbeatPolicy({ heartbeatDurationSeconds: null }),
+    });
+    const machine = await activate(license.id, 'default-duration');
+    await ctx.machines.heartbeat(ctx.actor, machine.id);
+    const validate = async () =>
+      (
+        await ctx.validation.validate({
+          key: license.key,
+          scope: { fingerprint: 'default-duration' },
+        })
+      ).code;
+
+    ctx.clock.advance(10 * MINUTE);
+    await ctx.machines.cullDeadMachines();
+    expect([await validate(), await exists(machine)]).toEqual(['VALID', true]);
+
+    // One millisecond later both agree it is dead.
+    ctx.clock.advance(1);
+    expect(await validate()).toBe('HEARTBEAT_DEAD');
+    await ctx.machines.cullDeadMachines();
+    expect(await exists(machine)).toBe(false);
+  });
+
+  it('culls the dead machines of many licenses from two instances at once without deadlocking, round after round', async () => {
+    const policy = await heartbeatPolicy();
+    const licenses = await Promise.all(
+      Array.from(
+        { length: SPREAD_LICENSES },
+        async () => (await ctx.newLicense({ policy })).license,
+      ),
+    );
+    for (let round = 0; round < SPREAD_ROUNDS; round++) {
+      ctx.clock.reset();
+      other.clock.reset();
+      ctx.clock.advance(11 * MINUTE);
+      other.clock.advance(11 * MINUTE);
+      // Culls what earlier tests and rounds left to die, so that the race below has exactly the seeded machines.
+      await ctx.machines.cullDeadMachines();
+      // Random ids: in id order, the machines of all licenses interleave.
+      const dead = (
+        await Promise.all(licenses.map((l) => ctx.newMachines(l.id, SPREAD_MACHINES)))
+      ).flat();
+      const head = await auditHead();
+
+      // Settled both: a failed job must not leave the other one running into the next test.
+      const jobs = await Promise.allSettled([
+        ctx.machines.cullDeadMachines(),
+        other.machines.cullDeadMachines(),
+      ]);
+
+      expect(jobs.map((j) => (j.status === 'fulfilled' ? 'done' : String(j.reason)))).toEqual([
+        'done',
+        'done',
+      ]);
+      const culled = jobs.map((j) => (j.status === 'fulfilled' ? j.value : 0));
+      expect(culled[0] + culled[1]).toBe(dead.length);
+      const audited = (await cullAuditsAfter(head)).flatMap((a) => a.metadata.machines);
+      expect(audited.sort()).toEqual([...dead].sort());
+      const events = await ctx.dataSource.query<{ id: string }[]>(
+        `SELECT data->>'id' AS id FROM outbox_events
+         WHERE type = 'machine.culled' AND data->>'id' = ANY($1::text[])`,
+        [dead],
+      );
+      expect(events.map((e) => e.id).sort()).toEqual([...dead].sort());
+    }
   });
 
   it('culls each machine once when two instances run the job at the same moment, round after round', async () => {

@@ -7,6 +7,11 @@ import type { LicensingContext } from 'test/medium/licenses/licensing-context';
 
 const ROUNDS = 10;
 const PARALLEL = 50;
+/**
+ * Before the heartbeat locked the machine row, about 6 in 10 heartbeats sent after a deactivation (4 in 10 of
+ * those sent before it) succeeded on the deleted machine, and a few even inserted it again.
+ */
+const HEARTBEAT_RACES = 40;
 
 describe('MachineService (real PostgreSQL)', () => {
   let ctx: LicensingContext;
@@ -44,6 +49,28 @@ describe('MachineService (real PostgreSQL)', () => {
       created: outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value),
       refused: outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason as unknown),
     };
+  }
+
+  /** A deactivation and a heartbeat of one machine at once, the heartbeat sent first or second. */
+  function deactivateWhileBeating(id: string, heartbeatFirst: boolean) {
+    const beat = heartbeatFirst ? machines.heartbeat(ctx.actor, id) : undefined;
+    const deactivation = machines.deactivate(ctx.actor, id);
+    return Promise.allSettled([deactivation, beat ?? machines.heartbeat(ctx.actor, id)]);
+  }
+
+  /** Resolves once `count` sessions on this test's database wait for a lock. */
+  async function sessionsWaitingForLocks(count: number): Promise<void> {
+    for (let attempt = 0; attempt < 500; attempt++) {
+      const [{ n }] = await ctx.dataSource.query<{ n: number }[]>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      if (n >= count) {
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`${count} sessions never waited for a lock`);
   }
 
   describe('activation', () => {
@@ -304,6 +331,59 @@ describe('MachineService (real PostgreSQL)', () => {
         'machine.activated',
         'machine.heartbeat',
       ]);
+    });
+
+    it('makes a heartbeat wait for a deactivation in progress, then answers MACHINE_NOT_FOUND and records nothing', async () => {
+      const { license } = await ctx.newLicense({ policy: { floating: true } });
+      const [id] = await ctx.newMachines(license.id, 1);
+      // Holding the audit chain head stops the deactivation after it has deleted the row, before it commits.
+      const gate = ctx.dataSource.createQueryRunner();
+      await gate.connect();
+      await gate.startTransaction();
+      try {
+        await gate.query(`SELECT 1 FROM audit_chain_head FOR UPDATE`);
+        const deactivation = machines.deactivate(ctx.actor, id);
+        await sessionsWaitingForLocks(1);
+        const beat = machines.heartbeat(ctx.actor, id);
+        beat.catch(() => undefined); // settled below, after the gate opens
+        await sessionsWaitingForLocks(2);
+        await gate.commitTransaction();
+        await deactivation;
+        await expect(beat).rejects.toMatchObject({ code: 'MACHINE_NOT_FOUND', status: 404 });
+      } finally {
+        if (gate.isTransactionActive) {
+          await gate.rollbackTransaction();
+        }
+        await gate.release();
+      }
+      expect(await eventsOf(ctx, id)).toEqual({ outbox: [], audit: ['machine.deactivated'] });
+      expect((await eventsOf(ctx, license.id)).outbox).toEqual([
+        'license.created',
+        'machine.deactivated',
+      ]);
+      expect(await machineCount(license.id)).toBe(0);
+    });
+
+    it('never records a heartbeat after the deactivation of its machine, however the two race', async () => {
+      const { license } = await ctx.newLicense({ policy: { floating: true } });
+      const ids = await ctx.newMachines(license.id, HEARTBEAT_RACES);
+      for (const [round, id] of ids.entries()) {
+        // Sent in both orders: which reaches the row first varies, and either way the outcome must hold.
+        const [deactivation, beat] = await deactivateWhileBeating(id, round % 2 === 1);
+        expect(deactivation.status).toBe('fulfilled');
+        const stream = await ctx.dataSource.query<{ type: string }[]>(
+          `SELECT type FROM outbox_events WHERE aggregate_id = $1 AND data->>'id' = $2 ORDER BY sequence`,
+          [license.id, id],
+        );
+        // Either the heartbeat committed first, or it waited for the deactivation and found nothing.
+        const outcome =
+          beat.status === 'fulfilled' ? 'beat' : (beat.reason as { code?: unknown }).code;
+        expect([
+          ['beat', ['machine.heartbeat', 'machine.deactivated']],
+          ['MACHINE_NOT_FOUND', ['machine.deactivated']],
+        ]).toContainEqual([outcome, stream.map((e) => e.type)]);
+      }
+      expect(await machineCount(license.id)).toBe(0);
     });
   });
 
