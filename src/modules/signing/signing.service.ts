@@ -35,6 +35,7 @@ export interface Signature {
 }
 
 const DAY_MS = 86_400_000;
+const UNDEFINED_TABLE = '42P01';
 
 /**
  * The key ring: which key signs for each purpose (license files and validations, webhooks, audit
@@ -59,7 +60,13 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     readiness: Readiness,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    readiness.register('signer', () => this.signer.check());
+    readiness.register('signer', async () => {
+      await this.signer.check();
+      const missing = KEY_PURPOSES.filter((purpose) => !this.active.has(purpose));
+      if (missing.length > 0) {
+        throw new Error(`no ACTIVE signing key for ${missing.join(', ')}`);
+      }
+    });
   }
 
   async onModuleInit(): Promise<void> {
@@ -72,13 +79,28 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     if (this.signer instanceof Pkcs11Signer) {
       this.logger.log(`PKCS#11 signing mode: ${this.signer.describeMode()}`);
     }
-    await this.ensureActiveKeys();
+    try {
+      await this.ensureActiveKeys();
+    } catch (error) {
+      // With DATABASE_MIGRATE_ON_BOOT=false the schema may arrive after the boot (a separate migration
+      // job): serve what needs no key, stay not-ready, and create the keys on a later refresh.
+      if ((error as { code?: string }).code !== UNDEFINED_TABLE) {
+        throw error;
+      }
+      this.logger.error(
+        'signing_keys does not exist yet: run the migrations (npm run migration:run)',
+      );
+    }
     this.refreshTimer = setInterval(() => {
-      this.reload().catch((error: Error) =>
+      this.refresh().catch((error: Error) =>
         this.logger.warn(`key ring refresh failed: ${error.message}`),
       );
     }, this.config.signing.keyRingRefreshSeconds * 1000);
     this.refreshTimer.unref();
+  }
+
+  private async refresh(): Promise<void> {
+    await (this.active.size < KEY_PURPOSES.length ? this.ensureActiveKeys() : this.reload());
   }
 
   async onApplicationShutdown(): Promise<void> {

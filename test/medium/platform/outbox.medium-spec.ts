@@ -68,4 +68,23 @@ describe('OutboxRepository', () => {
     const events = await dataSource.transaction((tx) => outbox.findByAggregate(tx, 'license', id));
     expect(events).toEqual([]);
   });
+
+  it('rewrites every payload of one aggregate for erasure, and says how many', async () => {
+    const erased = randomUUID();
+    const other = randomUUID();
+    await dataSource.transaction(async (tx) => {
+      await outbox.add(tx, event(erased, 1));
+      await outbox.add(tx, event(erased, 2));
+      await outbox.add(tx, event(other, 3));
+    });
+    const count = await dataSource.transaction((tx) =>
+      outbox.replaceAggregateData(tx, 'license', erased, { erased: true }),
+    );
+    expect(count).toBe(2);
+    const payloads = await dataSource.transaction(async (tx) => ({
+      erased: (await outbox.findByAggregate(tx, 'license', erased)).map((e) => e.data),
+      other: (await outbox.findByAggregate(tx, 'license', other)).map((e) => e.data),
+    }));
+    expect(payloads).toEqual({ erased: [{ erased: true }, { erased: true }], other: [{ n: 3 }] });
+  });
 });
