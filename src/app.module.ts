@@ -23,6 +23,7 @@ import { EntitlementModule } from 'src/modules/entitlements/entitlement.module';
 import { ProductModule } from 'src/modules/products/product.module';
 import { LicenseModule } from 'src/modules/licenses/license.module';
 import { SigningModule } from 'src/modules/signing/signing.module';
+import { WebhookModule } from 'src/modules/webhooks/webhook.module';
 
 @Module({})
 export class AppModule {
@@ -49,6 +50,7 @@ export class AppModule {
         ProductModule,
         EntitlementModule,
         LicenseModule,
+        WebhookModule,
         ...extraImports,
       ],
       providers: [

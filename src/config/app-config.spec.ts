@@ -215,3 +215,69 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('webhook configuration', () => {
+  it('defaults to https only, nothing allow-listed, and a running dispatcher', () => {
+    const config = loadConfig({ DATA_DIR: tempDir(), ...SECRETS }, '/');
+    expect(config.webhooks).toEqual({
+      dispatcherEnabled: true,
+      allowHttp: false,
+      allowedAddresses: [],
+      connectTimeoutMs: 5_000,
+      timeoutMs: 15_000,
+      pollIntervalMs: 1_000,
+      concurrency: 16,
+      endpointConcurrency: 4,
+      secretOverlapHours: 24,
+      disableAfterDays: 5,
+      retentionDays: 30,
+    });
+  });
+
+  it('reads the SSRF allow-list as address/prefix entries', () => {
+    const config = loadConfig(
+      {
+        DATA_DIR: tempDir(),
+        ...SECRETS,
+        WEBHOOK_ALLOW_HTTP: 'true',
+        WEBHOOK_ALLOWED_ADDRESSES: '127.0.0.1, 10.20.0.0/16,fd00::/8,::1',
+      },
+      '/',
+    );
+    expect(config.webhooks.allowHttp).toBe(true);
+    expect(config.webhooks.allowedAddresses).toEqual([
+      '127.0.0.1/32',
+      '10.20.0.0/16',
+      'fd00::/8',
+      '::1/128',
+    ]);
+  });
+
+  it('names every bad webhook variable', () => {
+    const problems = problemsOf({
+      ...SECRETS,
+      WEBHOOK_ALLOWED_ADDRESSES: '10.0.0.0/33,example.com,1.2.3.4/8/1',
+      WEBHOOK_CONNECT_TIMEOUT_MS: '20000',
+      WEBHOOK_TIMEOUT_MS: '10000',
+      WEBHOOK_CONCURRENCY: '0',
+      WEBHOOK_DISPATCHER_ENABLED: 'sometimes',
+      WEBHOOK_RETENTION_DAYS: '-1',
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'WEBHOOK_ALLOWED_ADDRESSES: "10.0.0.0/33", "example.com", "1.2.3.4/8/1" not an IP address or CIDR',
+        'WEBHOOK_CONNECT_TIMEOUT_MS: must not exceed WEBHOOK_TIMEOUT_MS',
+        'WEBHOOK_CONCURRENCY: "0" is not a whole number from 1 to 256',
+        'WEBHOOK_DISPATCHER_ENABLED: "sometimes" is not a boolean (true/false)',
+        'WEBHOOK_RETENTION_DAYS: "-1" is not a whole number from 1 to 3650',
+      ]),
+    );
+    expect(problems).toHaveLength(5);
+  });
+
+  it('refuses plain-http webhooks in production', () => {
+    expect(problemsOf({ ...SECRETS, NODE_ENV: 'production', WEBHOOK_ALLOW_HTTP: 'true' })).toEqual([
+      'WEBHOOK_ALLOW_HTTP: not allowed with NODE_ENV=production (deliveries need https)',
+    ]);
+  });
+});

@@ -73,6 +73,8 @@ export interface AppConfig {
     readonly pollIntervalMs: number;
     /** Attempts in flight per process. */
     readonly concurrency: number;
+    /** Attempts in flight per endpoint and process: a slow or dead receiver cannot take every slot. */
+    readonly endpointConcurrency: number;
     /** After a rotation the previous secret keeps signing (and verifying) this long. */
     readonly secretOverlapHours: number;
     /** An endpoint failing without a single success for this long is disabled. */
@@ -322,6 +324,7 @@ function readWebhooks(
     timeoutMs,
     pollIntervalMs: read.int('WEBHOOK_POLL_INTERVAL_MS', 1_000, 50, 60_000),
     concurrency: read.int('WEBHOOK_CONCURRENCY', 16, 1, 256),
+    endpointConcurrency: read.int('WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 256),
     secretOverlapHours: read.int('WEBHOOK_SECRET_OVERLAP_HOURS', 24, 0, 720),
     disableAfterDays: read.int('WEBHOOK_DISABLE_AFTER_DAYS', 5, 1, 90),
     retentionDays: read.int('WEBHOOK_RETENTION_DAYS', 30, 1, 3_650),

@@ -69,8 +69,10 @@ export enum Permission {
   WebhookEndpointUpdate = 'webhook-endpoint.update',
   WebhookEndpointDelete = 'webhook-endpoint.delete',
   WebhookEndpointSecretRotate = 'webhook-endpoint.secret-rotate',
+  WebhookEndpointSendTest = 'webhook-endpoint.send-test',
   WebhookDeliveryRead = 'webhook-delivery.read',
   WebhookDeliveryRetry = 'webhook-delivery.retry',
+  WebhookDeliveryRecover = 'webhook-delivery.recover',
 }
 
 export const ALL_PERMISSIONS: readonly Permission[] = Object.values(Permission);

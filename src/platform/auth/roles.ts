@@ -31,7 +31,9 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     Permission.WebhookEndpointUpdate,
     Permission.WebhookEndpointDelete,
     Permission.WebhookEndpointSecretRotate,
+    Permission.WebhookEndpointSendTest,
     Permission.WebhookDeliveryRetry,
+    Permission.WebhookDeliveryRecover,
   ].filter((p) => p !== Permission.CustomerErase),
   [Role.Support]: [
     ...READ.filter((p) => p !== Permission.ApiKeyRead && p !== Permission.AdminRead),
