@@ -5,9 +5,8 @@
  * raw SoftHSM rate measured in the same run (one session, synchronous C_Sign, no pool, no Tessera code).
  * Runs on a throwaway SoftHSM token store.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,33 +18,11 @@ import { Pkcs11Signer } from 'src/modules/signing/pkcs11.signer';
 import type { KeyHandle, Signer, SigningAlgorithm } from 'src/modules/signing/signer';
 import { SoftwareSigner } from 'src/modules/signing/software.signer';
 
-const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+import { SOFTHSM_MODULE, softHsmToken } from './softhsm';
+
 const ALGORITHMS: SigningAlgorithm[] = ['EdDSA', 'ES256'];
 // A validation response is a few hundred bytes; sign something of that size.
 const MESSAGE = randomBytes(400);
-
-function softHsmToken(dir: string): { label: string; pin: string } {
-  mkdirSync(join(dir, 'tokens'));
-  const conf = join(dir, 'softhsm2.conf');
-  writeFileSync(
-    conf,
-    `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\n`,
-  );
-  // SoftHSM reads this when the module is initialised, in this process. A benchmark's own token store,
-  // not configuration of Tessera.
-  // eslint-disable-next-line no-restricted-properties
-  process.env.SOFTHSM2_CONF = conf;
-  const label = 'bench';
-  const pin = '1234';
-  execFileSync(
-    'softhsm2-util',
-    ['--init-token', '--free', '--label', label, '--so-pin', '5678', '--pin', pin],
-    {
-      stdio: 'pipe',
-    },
-  );
-  return { label, pin };
-}
 
 /** The raw rate: graphene straight on one logged-in session, sequential synchronous signs. */
 function rawRate(
@@ -53,7 +30,7 @@ function rawRate(
   algorithm: SigningAlgorithm,
   seconds: number,
 ): number {
-  const module = graphene.Module.load(MODULE, 'raw');
+  const module = graphene.Module.load(SOFTHSM_MODULE, 'raw');
   module.initialize();
   try {
     const slots = module.getSlots(true);
@@ -147,7 +124,7 @@ async function main(): Promise<void> {
       const hsm: Record<'sync' | 'async', number> = { sync: 0, async: 0 };
       for (const signMode of ['sync', 'async'] as const) {
         const pkcs11 = new Pkcs11Signer({
-          modulePath: MODULE,
+          modulePath: SOFTHSM_MODULE,
           tokenLabel: token.label,
           pin: token.pin,
           poolSize,
@@ -186,7 +163,7 @@ async function main(): Promise<void> {
       ]);
     }
     const auto = new Pkcs11Signer({
-      modulePath: MODULE,
+      modulePath: SOFTHSM_MODULE,
       tokenLabel: token.label,
       pin: token.pin,
       poolSize,

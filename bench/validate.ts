@@ -1,5 +1,6 @@
 /**
- * `npm run bench:validate [-- --seconds 10 --connections 50 --licenses 10000]`: license validation through
+ * `npm run bench:validate [-- --seconds 10 --connections 50 --licenses 10000 --hsm --algorithm ES256]`:
+ * license validation through
  * the whole app, against (a) a bare Fastify JSON route and (b) a minimal reference route doing the same
  * license lookup with one raw prepared pg query and no framework, all measured in one run on 127.0.0.1.
  * The load generator runs in its own process (bench/load.ts).
@@ -24,6 +25,7 @@ import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { startEmbeddedPostgres, withDatabase } from 'src/platform/database/embedded-postgres';
 import { freePortFor } from './ports';
+import { softHsmToken } from './softhsm';
 
 interface Load {
   rps: number;
@@ -42,6 +44,10 @@ async function main(): Promise<void> {
       licenses: { type: 'string', default: '10000' },
       // For profiling: measure only Tessera's route.
       'only-validate': { type: 'boolean', default: false },
+      // Sign the answers in a SoftHSM2 token (PKCS#11) instead of the software signer.
+      hsm: { type: 'boolean', default: false },
+      // Algorithm of the license key that signs the answers: EdDSA (default) or ES256.
+      algorithm: { type: 'string', default: 'EdDSA' },
     },
   });
   const seconds = Number(values.seconds);
@@ -55,8 +61,17 @@ async function main(): Promise<void> {
     port: await freePortFor(),
     log: () => undefined,
   });
+  const token = values.hsm ? softHsmToken(parent) : undefined;
   const config = loadConfig(
     {
+      ...(token === undefined
+        ? {}
+        : {
+            PKCS11_MODULE: token.modulePath,
+            PKCS11_TOKEN_LABEL: token.label,
+            PKCS11_PIN: token.pin,
+          }),
+      SIGNING_ALGORITHM: values.algorithm,
       NODE_ENV: 'production',
       LOG_LEVEL: 'silent',
       DATA_DIR: parent,
@@ -91,7 +106,8 @@ async function main(): Promise<void> {
 
   try {
     process.stdout.write(
-      `validate bench: ${licenseCount} licenses, ${connections} connections, ${seconds} s per target, 127.0.0.1\n`,
+      `validate bench: ${licenseCount} licenses, ${connections} connections, ${seconds} s per target, ` +
+        `127.0.0.1, answers signed by the ${config.signing.backend} signer (${config.signing.algorithm})\n`,
     );
     await load(
       `http://127.0.0.1:${appPort}/v1/licenses/actions/validate-key`,
