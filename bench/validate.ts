@@ -1,9 +1,9 @@
 /**
  * `npm run bench:validate [-- --seconds 10 --connections 50 --licenses 10000 --hsm --algorithm ES256]`:
- * license validation through
- * the whole app, against (a) a bare Fastify JSON route and (b) a minimal reference route doing the same
- * license lookup with one raw prepared pg query and no framework, all measured in one run on 127.0.0.1.
- * The load generator runs in its own process (bench/load.ts).
+ * license validation through the whole app (answers signed), against (a) a bare Fastify JSON route and
+ * (b) a minimal reference route doing the same license lookup with one raw prepared pg query and no
+ * framework, all measured in one run on 127.0.0.1. The load generator runs in its own process
+ * (bench/load.ts). `--hsm` signs in a throwaway SoftHSM2 token instead of the software signer.
  */
 import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
