@@ -3,7 +3,7 @@ import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
 import { AuditService } from 'src/modules/audit/audit.service';
-import { machineAllowance } from 'src/modules/licenses/license-validation';
+import { effectiveStatus, machineAllowance } from 'src/modules/licenses/license-validation';
 import type { ActivateMachineDto, MachineDto } from 'src/modules/licenses/license.dto';
 import type { MachineEntity } from 'src/modules/licenses/license.entity';
 import {
@@ -69,6 +69,16 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
           throw new FingerprintTaken();
         }
         const policy = await this.policies.require(tx, license.policyId);
+        // Past its expiry only ALLOW_ACCESS takes new machines; MAINTAIN_ACCESS keeps the ones it has.
+        if (
+          effectiveStatus(license.status, license.expiresAt, this.clock.now()) === 'EXPIRED' &&
+          policy.expirationStrategy !== 'ALLOW_ACCESS'
+        ) {
+          throw new InvalidLicenseState(
+            'LICENSE_EXPIRED',
+            `An expired license (${policy.expirationStrategy}) cannot activate new machines.`,
+          );
+        }
         const allowance = machineAllowance(
           license.maxMachinesOverride ?? policy.maxMachines,
           policy.overageStrategy,

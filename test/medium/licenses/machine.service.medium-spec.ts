@@ -135,6 +135,39 @@ describe('MachineService (real PostgreSQL)', () => {
       });
     });
 
+    it.each([
+      ['RESTRICT_ACCESS', 'LICENSE_EXPIRED'],
+      ['REVOKE_ACCESS', 'LICENSE_EXPIRED'],
+      ['MAINTAIN_ACCESS', 'LICENSE_EXPIRED'],
+      ['ALLOW_ACCESS', null],
+    ] as const)(
+      'after expiry with %s, %s for new machines while existing ones stay',
+      async (expirationStrategy, refusal) => {
+        const { license } = await ctx.newLicense({
+          policy: { durationSeconds: 86_400, expirationStrategy, floating: true, maxMachines: 5 },
+        });
+        const kept = await activate(license.id, 'fp-before');
+        ctx.clock.advance(2 * 86_400_000);
+        try {
+          if (refusal === null) {
+            await expect(activate(license.id, 'fp-after')).resolves.toMatchObject({
+              licenseId: license.id,
+            });
+          } else {
+            const before = await eventCounts(ctx);
+            await expect(activate(license.id, 'fp-after')).rejects.toMatchObject({
+              code: refusal,
+              status: 409,
+            });
+            expect(await eventCounts(ctx)).toEqual(before);
+          }
+          await expect(machines.get(kept.id)).resolves.toMatchObject({ fingerprint: 'fp-before' });
+        } finally {
+          ctx.clock.reset();
+        }
+      },
+    );
+
     it('binds a node-locked license without a limit to one machine', async () => {
       const { license } = await ctx.newLicense({ policy: { floating: false } });
       await activate(license.id, 'only');
