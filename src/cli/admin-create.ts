@@ -1,14 +1,11 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
-import { NestFactory } from '@nestjs/core';
-
 import { AdminService } from 'src/modules/admins/admin.service';
-import { AppModule } from 'src/app.module';
 import { systemActor } from 'src/platform/auth/actor';
 import type { Role } from 'src/platform/auth/roles';
 import { ALL_ROLES } from 'src/platform/auth/roles';
-import { DomainError } from 'src/platform/errors/domain-error';
+import { withAppContext } from 'src/cli/app-context';
 import { withDatabase } from 'src/cli/database-session';
 
 const USAGE =
@@ -27,9 +24,10 @@ void withDatabase(async (_dataSource, config, databaseUrl) => {
       role: { type: 'string', multiple: true },
     },
   });
+  const { email, name } = values;
   const roles = values.role ?? [];
   if (
-    values.email === undefined ||
+    email === undefined ||
     roles.length === 0 ||
     !roles.every((r) => (ALL_ROLES as string[]).includes(r))
   ) {
@@ -37,13 +35,10 @@ void withDatabase(async (_dataSource, config, databaseUrl) => {
     return 2;
   }
   const password = await readPassword();
-  const app = await NestFactory.createApplicationContext(AppModule.register(config, databaseUrl), {
-    logger: false,
-  });
-  try {
+  return withAppContext(config, databaseUrl, async (app) => {
     const admin = await app.get(AdminService).create(systemActor(), {
-      email: values.email,
-      name: values.name ?? values.email.split('@')[0],
+      email,
+      name: name ?? email.split('@')[0],
       password,
       roles: roles as Role[],
     });
@@ -51,15 +46,7 @@ void withDatabase(async (_dataSource, config, databaseUrl) => {
       `Created admin ${admin.email} (${admin.id}) with roles ${admin.roles.join(', ')}.\n`,
     );
     return 0;
-  } catch (error) {
-    if (error instanceof DomainError) {
-      process.stderr.write(`${error.code}: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  } finally {
-    await app.close();
-  }
+  });
 });
 
 async function readPassword(): Promise<string> {

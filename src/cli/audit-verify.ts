@@ -1,8 +1,5 @@
-import { NestFactory } from '@nestjs/core';
-
-import { AppModule } from 'src/app.module';
+import { withAppContext } from 'src/cli/app-context';
 import { withDatabase } from 'src/cli/database-session';
-import { cliConfig } from 'src/cli/cli-config';
 import { AuditService } from 'src/modules/audit/audit.service';
 import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
 
@@ -12,17 +9,11 @@ import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.ser
  * read). The checkpoints catch what the chain alone cannot: a rewrite of the whole table with new hashes.
  */
 void withDatabase(async (_dataSource, config, databaseUrl) => {
-  const app = await NestFactory.createApplicationContext(
-    AppModule.register(cliConfig(config), databaseUrl),
-    { logger: false },
-  );
-  try {
+  return withAppContext(config, databaseUrl, async (app) => {
     const chain = await app.get(AuditService).verify();
     const checkpoints = await app.get(AuditCheckpointService).verify();
     const ok = chain.ok && checkpoints.ok;
     process.stdout.write(`${JSON.stringify({ ok, chain, checkpoints })}\n`);
     return ok ? 0 : 1;
-  } finally {
-    await app.close();
-  }
+  });
 });

@@ -1,16 +1,12 @@
 import { parseArgs } from 'node:util';
 
-import { NestFactory } from '@nestjs/core';
-
-import { AppModule } from 'src/app.module';
+import { withAppContext } from 'src/cli/app-context';
 import { withDatabase } from 'src/cli/database-session';
-import { cliConfig } from 'src/cli/cli-config';
 import type { SigningAlgorithm } from 'src/modules/signing/signer';
 import { KEY_PURPOSES } from 'src/modules/signing/signing-key.entity';
 import type { KeyPurpose } from 'src/modules/signing/signing-key.entity';
 import { SigningService } from 'src/modules/signing/signing.service';
 import { systemActor } from 'src/platform/auth/actor';
-import { DomainError } from 'src/platform/errors/domain-error';
 
 const USAGE = `usage: npm run keys -- <command>
   list                                         every key of the ring, as JSON lines
@@ -43,11 +39,7 @@ void withDatabase(async (_dataSource, config, databaseUrl) => {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const app = await NestFactory.createApplicationContext(
-    AppModule.register(cliConfig(config), databaseUrl),
-    { logger: false },
-  );
-  try {
+  return withAppContext(config, databaseUrl, async (app) => {
     const signing = app.get(SigningService);
     const actor = systemActor();
     const print = (value: unknown): boolean => process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -69,13 +61,5 @@ void withDatabase(async (_dataSource, config, databaseUrl) => {
         break;
     }
     return 0;
-  } catch (error) {
-    if (error instanceof DomainError) {
-      process.stderr.write(`${error.code}: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  } finally {
-    await app.close();
-  }
+  });
 });

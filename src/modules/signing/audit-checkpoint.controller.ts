@@ -1,19 +1,12 @@
 import { Controller, Get, Post, Query } from '@nestjs/common';
-import {
-  ApiCreatedResponse,
-  ApiOkResponse,
-  ApiProperty,
-  ApiPropertyOptional,
-  ApiTags,
-} from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiTags, PickType } from '@nestjs/swagger';
 
 import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
 import type { CheckpointVerifyResult } from 'src/modules/signing/audit-checkpoint.service';
 import { Authenticated } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
 import { Idempotent } from 'src/platform/http/idempotency';
+import { PageQueryDto } from 'src/platform/http/pagination';
 
 class AuditCheckpointDto {
   @ApiProperty() id: string;
@@ -45,15 +38,8 @@ class CheckpointVerifyDto {
   @ApiProperty({ type: [CheckpointProblemDto] }) problems: CheckpointProblemDto[];
 }
 
-class CheckpointListQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit: number = 20;
-}
+/** `?limit=` only: checkpoints are few (one per interval at most), newest first. */
+class CheckpointListQueryDto extends PickType(PageQueryDto, ['limit'] as const) {}
 
 @ApiTags('audit')
 @Controller('audit/checkpoints')
