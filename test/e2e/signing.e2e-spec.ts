@@ -187,6 +187,39 @@ function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, 
     expect(again.status).toBe(409);
   });
 
+  it('runs concurrent activations and rotations one after the other: one ACTIVE key, no 500', async () => {
+    const pending = await Promise.all(
+      [1, 2, 3].map(() => as('POST', '/v1/signing-keys', { purpose: 'audit' })),
+    );
+    const activations = await Promise.all(
+      pending.map((p) => as('POST', `/v1/signing-keys/${p.body.kid}/actions/activate`)),
+    );
+    expect(activations.map((a) => a.status)).toEqual([200, 200, 200]);
+    const rotations = await Promise.all(
+      [1, 2, 3].map(() => as('POST', '/v1/signing-keys/actions/rotate', { purpose: 'audit' })),
+    );
+    expect(rotations.map((r) => r.status)).toEqual([200, 200, 200]);
+    const audit = (await as('GET', '/v1/signing-keys')).body.data.filter(
+      (k: { purpose: string }) => k.purpose === 'audit',
+    );
+    expect(audit.filter((k: { state: string }) => k.state === 'ACTIVE')).toHaveLength(1);
+    expect(audit.filter((k: { state: string }) => k.state === 'PENDING')).toHaveLength(0);
+    // Activating the ACTIVE key again while another activation runs: 409 if it is still ACTIVE when its
+    // turn comes, 200 if the other made it RETIRING first; never a deadlock or a 500.
+    const active = audit.find((k: { state: string }) => k.state === 'ACTIVE');
+    const next = await as('POST', '/v1/signing-keys', { purpose: 'audit' });
+    const raced = await Promise.all([
+      as('POST', `/v1/signing-keys/${active.kid}/actions/activate`),
+      as('POST', `/v1/signing-keys/${next.body.kid}/actions/activate`),
+    ]);
+    expect(raced[1].status).toBe(200);
+    expect([200, 409]).toContain(raced[0].status);
+    const after = (await as('GET', '/v1/signing-keys')).body.data.filter(
+      (k: { purpose: string; state: string }) => k.purpose === 'audit' && k.state === 'ACTIVE',
+    );
+    expect(after).toHaveLength(1);
+  });
+
   it('refuses webhook keys that are not Ed25519, unknown kids and bad purposes', async () => {
     const es256 = await as('POST', '/v1/signing-keys', { purpose: 'webhook', algorithm: 'ES256' });
     expect(es256.status).toBe(422);

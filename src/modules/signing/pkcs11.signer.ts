@@ -37,7 +37,17 @@ export interface Pkcs11Options {
    * `auto`: `sync` when the token answers a probe within LOCAL_TOKEN_MICROS, else `async`.
    */
   readonly signMode: 'auto' | 'sync' | 'async';
+  /** How long a signature may wait for a free session before failing (default 5 s). */
+  readonly acquireTimeoutMs?: number;
 }
+
+interface Waiter {
+  resolve: (session: graphene.Session) => void;
+  reject: (error: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
+const DEFAULT_ACQUIRE_TIMEOUT_MS = 5_000;
 
 // A token in this process (SoftHSM, a PCIe card's library) answers C_GenerateRandom in a few microseconds;
 // one across a network takes hundreds at least.
@@ -93,7 +103,8 @@ export class Pkcs11Signer implements Signer {
   private module: graphene.Module | null = null;
   private sessions: graphene.Session[] = [];
   private idle: graphene.Session[] = [];
-  private readonly waiting: ((session: graphene.Session) => void)[] = [];
+  private readonly waiting: Waiter[] = [];
+  private readonly acquireTimeoutMs: number;
   /** Object handles are valid in every session of this application, so one lookup per key suffices. */
   private readonly privateKeys = new Map<string, graphene.PrivateKey>();
   private generation = 0;
@@ -102,6 +113,7 @@ export class Pkcs11Signer implements Signer {
 
   constructor(private readonly options: Pkcs11Options) {
     this.mode = options.signMode === 'sync' ? 'sync' : 'async';
+    this.acquireTimeoutMs = options.acquireTimeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS;
   }
 
   /** The signing mode in use, and why (for the boot log). */
@@ -246,14 +258,21 @@ export class Pkcs11Signer implements Signer {
   }
 
   /** Runs `work` on a pooled session; after a module/token error, reopens the pool and tries once more. */
+  /**
+   * Runs `work` on a pooled session. After a module/token error, the first caller of that pool generation
+   * reopens it (later ones find it renewed) and the work is tried once more.
+   */
   private async withSession<T>(work: (session: graphene.Session) => T | Promise<T>): Promise<T> {
+    const generation = this.generation;
     try {
       return await this.borrow(work);
     } catch (error) {
       if (!RECONNECT_ERRORS.test(String(error))) {
         throw error;
       }
-      this.reconnect();
+      if (generation === this.generation) {
+        this.reconnect();
+      }
       return this.borrow(work);
     }
   }
@@ -273,30 +292,49 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
+  /** A free session, or the next one released; a caller that waits too long gets an error, not a hang. */
   private acquire(): Promise<graphene.Session> {
     const session = this.idle.pop();
     if (session !== undefined) {
       return Promise.resolve(session);
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          reject(new Error(`no PKCS#11 session free within ${this.acquireTimeoutMs} ms`));
+        }, this.acquireTimeoutMs),
+      };
+      this.waiting.push(waiter);
+    });
   }
 
   private release(session: graphene.Session): void {
     const next = this.waiting.shift();
     if (next !== undefined) {
-      next(session);
+      clearTimeout(next.timer);
+      next.resolve(session);
     } else {
       this.idle.push(session);
     }
   }
 
+  /** Reopens the pool; if that fails (the token is still gone), every waiting caller gets the error. */
   private reconnect(): void {
     const waiting = this.waiting.splice(0);
+    waiting.forEach((waiter) => clearTimeout(waiter.timer));
     this.teardown();
-    // A broken library instance is finalized and loaded again, so a restarted token is found anew.
-    this.open();
-    for (const resolve of waiting) {
-      void this.acquire().then(resolve);
+    try {
+      // A broken library instance is finalized and loaded again, so a restarted token is found anew.
+      this.open();
+    } catch (error) {
+      waiting.forEach((waiter) => waiter.reject(error));
+      throw error;
+    }
+    for (const waiter of waiting) {
+      this.acquire().then(waiter.resolve, waiter.reject);
     }
   }
 

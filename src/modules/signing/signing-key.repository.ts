@@ -57,6 +57,11 @@ export class SigningKeyRepository {
     return tx.getRepository(SigningKeyEntity).save(key);
   }
 
+  /** Serialises changes of which key signs for `purpose` (two activations at once would both see one). */
+  async lockPurpose(tx: EntityManager, purpose: KeyPurpose): Promise<void> {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`signing:${purpose}`]);
+  }
+
   /** Serialises boot-time key creation across instances starting at once. */
   async lockBootstrap(tx: EntityManager): Promise<void> {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('signing:bootstrap', 0))`);

@@ -216,6 +216,13 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
   /** Makes `kid` the signing key of its purpose; the key it replaces becomes RETIRING (still published). */
   async activate(actor: Actor, kid: string): Promise<SigningKeyDto> {
     const key = await this.keys.transaction(async (tx) => {
+      // The purpose lock first (a key's purpose never changes, so an unlocked read finds it), then the
+      // rows: two activations at once run one after the other, and never wait on each other's rows.
+      const found = await this.keys.getByKid(tx, kid);
+      if (found === null) {
+        throw new SigningKeyNotFound();
+      }
+      await this.keys.lockPurpose(tx, found.purpose);
       const next = await this.requireKey(tx, kid);
       if (next.state !== 'PENDING' && next.state !== 'RETIRING') {
         throw new SigningKeyStateConflict(kid, next.state, 'activated');

@@ -140,6 +140,60 @@ describeHsm('Pkcs11Signer against SoftHSM2 (PKCS#11)', () => {
     expect(configured.describeMode()).toBe('async (configured)');
   });
 
+  it('fails every waiting signature, instead of leaving it pending, when the token cannot be reopened', async () => {
+    const signer = new Pkcs11Signer({ ...options, poolSize: 1, signMode: 'async' });
+    signer.open();
+    try {
+      const generated = await signer.generate('doomed', 'EdDSA');
+      const handle: KeyHandle = {
+        kid: 'doomed',
+        algorithm: 'EdDSA',
+        hsmLabel: generated.hsmLabel,
+        privateKeySealed: null,
+      };
+      // The module goes away, and the token with it: reopening it finds no such token.
+      (signer as unknown as { module: { finalize(): void } }).module.finalize();
+      (signer as unknown as { options: Pkcs11Options }).options = {
+        ...options,
+        tokenLabel: 'gone',
+      };
+      const results = await Promise.allSettled(
+        [1, 2, 3].map((n) => signer.sign(handle, Buffer.from(`after ${n}`))),
+      );
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/CKR_|no PKCS#11 token/);
+    } finally {
+      await signer.close();
+    }
+  });
+
+  it('gives up waiting for a session after the acquire timeout', async () => {
+    const signer = new Pkcs11Signer({ ...options, poolSize: 1, acquireTimeoutMs: 100 });
+    signer.open();
+    try {
+      const generated = await signer.generate('busy', 'ES256');
+      const handle: KeyHandle = {
+        kid: 'busy',
+        algorithm: 'ES256',
+        hsmLabel: generated.hsmLabel,
+        privateKeySealed: null,
+      };
+      // Hold the only session, as a stuck HSM call would.
+      let release!: () => void;
+      const held = (
+        signer as unknown as { withSession(work: () => Promise<void>): Promise<void> }
+      ).withSession(() => new Promise<void>((resolve) => (release = resolve)));
+      await expect(signer.sign(handle, Buffer.from('waits'))).rejects.toThrow(
+        'no PKCS#11 session free within 100 ms',
+      );
+      release();
+      await held;
+      await expect(signer.sign(handle, Buffer.from('free again'))).resolves.toHaveLength(64);
+    } finally {
+      await signer.close();
+    }
+  });
+
   it('names the problem when the token or the PIN is wrong', () => {
     expect(() => new Pkcs11Signer({ ...options, tokenLabel: 'no-such-token' }).open()).toThrow(
       'no PKCS#11 token labelled "no-such-token"',
