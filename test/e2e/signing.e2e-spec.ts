@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
 import { compactVerify, createLocalJWKSet } from 'jose';
@@ -116,7 +117,16 @@ function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, 
 
   it('signs validation responses over the exact body, nonce included, verifiable with jose and the JWKS', async () => {
     const { text, signature } = await validateRaw('nonce-123');
-    expect(JSON.parse(text)).toMatchObject({ valid: true, code: 'VALID', nonce: 'nonce-123' });
+    expect(JSON.parse(text)).toMatchObject({
+      valid: true,
+      code: 'VALID',
+      nonce: 'nonce-123',
+      // What was checked is signed too, so a proxy cannot drop the scope or swap the key unnoticed.
+      scope: { fingerprint: null, product: null, entitlements: [] },
+      keySha256: createHash('sha256')
+        .update(licenseKey.toUpperCase().replace(/-/g, ''))
+        .digest('base64url'),
+    });
     const verified = await verifyDetached(text, signature, await jwks());
     expect(verified.protectedHeader).toMatchObject({
       typ: 'tessera-validation+jws',

@@ -301,6 +301,12 @@ export class ValidateKeyDto {
   nonce?: string;
 }
 
+export class ValidatedScopeDto {
+  @ApiProperty({ nullable: true, type: String }) fingerprint: string | null;
+  @ApiProperty({ nullable: true, type: String }) product: string | null;
+  @ApiProperty({ type: [String] }) entitlements: string[];
+}
+
 export class ValidatedLicenseDto {
   @ApiProperty() id: string;
   @ApiProperty({ enum: STATUSES }) status: LicenseStatus;
@@ -315,6 +321,13 @@ export class ValidationResultDto {
   code: string;
   @ApiProperty() detail: string;
   @ApiProperty({ type: ValidatedLicenseDto, nullable: true }) license: ValidatedLicenseDto | null;
+  @ApiProperty({ type: ValidatedScopeDto, description: 'The scope that was checked, as sent' })
+  scope: ValidatedScopeDto;
+  @ApiProperty({
+    description:
+      'base64url SHA-256 of the key that was checked (canonical form): compare it with your own key',
+  })
+  keySha256: string;
   @ApiProperty({ nullable: true, type: String }) nonce: string | null;
   @ApiProperty() validatedAt: string;
 }

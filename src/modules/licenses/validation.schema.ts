@@ -64,6 +64,15 @@ export const VALIDATE_KEY_SCHEMA = {
             },
           },
         },
+        scope: {
+          type: 'object',
+          properties: {
+            fingerprint: nullableString,
+            product: nullableString,
+            entitlements: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        keySha256: { type: 'string' },
         nonce: nullableString,
         validatedAt: { type: 'string' },
       },

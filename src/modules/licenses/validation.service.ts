@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import { Injectable, Logger } from '@nestjs/common';
 import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 
@@ -42,7 +44,8 @@ export class ValidationService implements OnModuleInit, OnModuleDestroy {
     const scope = input.scope ?? {};
     // Unknown and wrong keys take the same path (hash, one indexed lookup) and differ only in the code.
     // Signed keys too: only issued keys have a hash, so their signature needs no check here.
-    const keyHash = this.hash.digest(LICENSE_KEY_PURPOSE, canonicalLicenseKey(input.key));
+    const canonicalKey = canonicalLicenseKey(input.key);
+    const keyHash = this.hash.digest(LICENSE_KEY_PURPOSE, canonicalKey);
     const row = await this.repository.findForValidation(keyHash, scope.fingerprint ?? null);
     const now = this.clock.now();
     const decision = validateLicense(row, scope, now);
@@ -73,6 +76,14 @@ export class ValidationService implements OnModuleInit, OnModuleDestroy {
                 requireCheckIn: row.policy.requireCheckIn,
               },
             },
+      // What was checked, inside the signed body: a proxy that dropped the scope or swapped the key
+      // for another valid one would change these, and the app compares them with what it sent.
+      scope: {
+        fingerprint: scope.fingerprint ?? null,
+        product: scope.product ?? null,
+        entitlements: [...(scope.entitlements ?? [])],
+      },
+      keySha256: createHash('sha256').update(canonicalKey).digest('base64url'),
       nonce: input.nonce ?? null,
       validatedAt: now.toISOString(),
     };

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+
+import { normaliseLicenseKey } from 'src/modules/licenses/license-key';
 import type { CreatePolicyDto } from 'src/modules/licenses/license.dto';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import type { ValidationService } from 'src/modules/licenses/validation.service';
@@ -72,6 +75,8 @@ describe('ValidationService (real PostgreSQL)', () => {
           requireCheckIn: false,
         },
       },
+      scope: { fingerprint: null, product: product.id, entitlements: [] },
+      keySha256: createHash('sha256').update(normaliseLicenseKey(license.key)).digest('base64url'),
       nonce: 'nonce-1',
       validatedAt: ctx.clock.now().toISOString(),
     });
@@ -94,12 +99,14 @@ describe('ValidationService (real PostgreSQL)', () => {
     ctx.clock.pin();
     const a = await validate(wrong, undefined, 'n');
     const b = await validate(UNKNOWN_KEY, undefined, 'n');
-    expect(a).toEqual(b);
+    expect({ ...a, keySha256: undefined }).toEqual({ ...b, keySha256: undefined });
     expect(a).toEqual({
       valid: false,
       code: 'NOT_FOUND',
       detail: 'No license matches this key.',
       license: null,
+      scope: { fingerprint: null, product: null, entitlements: [] },
+      keySha256: createHash('sha256').update(normaliseLicenseKey(wrong)).digest('base64url'),
       nonce: 'n',
       validatedAt: ctx.clock.now().toISOString(),
     });
