@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -9,6 +12,7 @@ import { Client } from 'pg';
 import { chainHash } from 'src/modules/audit/audit-chain';
 import type { AuditEventFields } from 'src/modules/audit/audit-chain';
 import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
+import { SigningService } from 'src/modules/signing/signing.service';
 import { Role } from 'src/platform/auth/roles';
 import { api, controlClock, signedInAdmin } from 'test/e2e/admin-session';
 import type { AdminSession } from 'test/e2e/admin-session';
@@ -46,6 +50,63 @@ async function cli(
     const failed = error as { code: number; stdout: string; stderr: string };
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
   }
+}
+
+async function query<T = unknown>(databaseUrl: string, text: string): Promise<T[]> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * What a database superuser can do: rewrite history from the first event on (one actor IP changed),
+ * recomputing every hash and the head, with the append-only triggers off. Returns the new hashes.
+ */
+async function rewriteChain(databaseUrl: string): Promise<Map<number, string>> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  const hashes = new Map<number, string>();
+  try {
+    const rows = (
+      await client.query<AuditEventFields & { prevHash: string; hash: string; occurredAt: Date }>(
+        `SELECT id, sequence::int AS sequence, occurred_at AS "occurredAt", actor_type AS "actorType",
+           actor_id AS "actorId", actor_ip AS "actorIp", user_agent AS "userAgent", request_id AS "requestId",
+           action, target_type AS "targetType", target_id AS "targetId", changes, metadata,
+           prev_hash AS "prevHash", hash
+         FROM audit_events ORDER BY sequence`,
+      )
+    ).rows;
+    let prevHash = '0'.repeat(64);
+    await client.query('BEGIN');
+    await client.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+    await client.query('ALTER TABLE audit_chain_head DISABLE TRIGGER USER');
+    for (const row of rows) {
+      const forged = {
+        ...row,
+        occurredAt: new Date(row.occurredAt).toISOString(),
+        actorIp: row.sequence === 1 ? '203.0.113.66' : row.actorIp,
+        prevHash,
+      };
+      const hash = chainHash(prevHash, forged);
+      await client.query(
+        `UPDATE audit_events SET actor_ip = $1, prev_hash = $2, hash = $3 WHERE sequence = $4`,
+        [forged.actorIp, prevHash, hash, row.sequence],
+      );
+      hashes.set(row.sequence, hash);
+      prevHash = hash;
+    }
+    await client.query(`UPDATE audit_chain_head SET hash = $1`, [prevHash]);
+    await client.query('ALTER TABLE audit_events ENABLE TRIGGER USER');
+    await client.query('ALTER TABLE audit_chain_head ENABLE TRIGGER USER');
+    await client.query('COMMIT');
+  } finally {
+    await client.end();
+  }
+  return hashes;
 }
 
 describe('signed audit checkpoints', () => {
@@ -132,42 +193,7 @@ describe('signed audit checkpoints', () => {
   });
 
   it('detects a rewrite of the whole chain with recomputed hashes, which the chain alone accepts', async () => {
-    const rows = await sql<AuditEventFields & { prevHash: string; hash: string; occurredAt: Date }>(
-      `SELECT id, sequence::int AS sequence, occurred_at AS "occurredAt", actor_type AS "actorType",
-         actor_id AS "actorId", actor_ip AS "actorIp", user_agent AS "userAgent", request_id AS "requestId",
-         action, target_type AS "targetType", target_id AS "targetId", changes, metadata,
-         prev_hash AS "prevHash", hash
-       FROM audit_events ORDER BY sequence`,
-    );
-    // A superuser rewrites history from the first event on, recomputing every hash and the head.
-    let prevHash = '0'.repeat(64);
-    const client = new Client({ connectionString: t.databaseUrl });
-    await client.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
-      await client.query('ALTER TABLE audit_chain_head DISABLE TRIGGER USER');
-      for (const row of rows) {
-        const forged = {
-          ...row,
-          occurredAt: new Date(row.occurredAt).toISOString(),
-          actorIp: row.sequence === 1 ? '203.0.113.66' : row.actorIp,
-          prevHash,
-        };
-        const hash = chainHash(prevHash, forged);
-        await client.query(
-          `UPDATE audit_events SET actor_ip = $1, prev_hash = $2, hash = $3 WHERE sequence = $4`,
-          [forged.actorIp, prevHash, hash, row.sequence],
-        );
-        prevHash = hash;
-      }
-      await client.query(`UPDATE audit_chain_head SET hash = $1`, [prevHash]);
-      await client.query('ALTER TABLE audit_events ENABLE TRIGGER USER');
-      await client.query('ALTER TABLE audit_chain_head ENABLE TRIGGER USER');
-      await client.query('COMMIT');
-    } finally {
-      await client.end();
-    }
+    await rewriteChain(t.databaseUrl);
 
     const chain = await as('GET', '/v1/audit/verify');
     expect(chain.body.ok).toBe(true); // consistent: the chain alone cannot tell
@@ -227,5 +253,125 @@ describe('signed audit checkpoints', () => {
       action: 'signing-key.activated',
       actorType: 'system',
     });
+  });
+});
+
+describe('audit checkpoints against a database writer who also forges keys and checkpoints', () => {
+  let t: TestApp;
+  let owner: AdminSession;
+  let call: ReturnType<typeof api>;
+  const as = (method: string, path: string, body?: unknown) =>
+    call(method, path, { token: owner.accessToken, body });
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: { RATE_LIMIT_ADMIN_PER_MINUTE: '100000', RATE_LIMIT_AUTH_PER_MINUTE: '1000' },
+    });
+    call = api(t);
+    const clock = controlClock(t);
+    owner = await signedInAdmin(t, [Role.Owner], { mfa: true, clock });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('is caught with the JWKS and checkpoint copies kept outside the database', async () => {
+    await as('POST', '/v1/products', { name: 'First', code: 'first' });
+    const first = (await as('POST', '/v1/audit/checkpoints')).body;
+    await as('POST', '/v1/products', { name: 'Second', code: 'second' });
+    const second = (await as('POST', '/v1/audit/checkpoints')).body;
+
+    // What an auditor keeps elsewhere: the published JWKS, and the checkpoints as webhooks delivered them.
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-evidence-'));
+    const jwksFile = join(dir, 'jwks.json');
+    writeFileSync(jwksFile, JSON.stringify((await call('GET', '/v1/keys')).body));
+    const events = await query<{ id: string; type: string; sequence: string; data: unknown }>(
+      t.databaseUrl,
+      `SELECT id, type, sequence, data FROM outbox_events WHERE type = 'audit.checkpointed' ORDER BY sequence`,
+    );
+    expect(events.map((e) => [e.type, Number(e.sequence)])).toEqual([
+      ['audit.checkpointed', 1],
+      ['audit.checkpointed', 2],
+    ]);
+    const copiesFile = join(dir, 'checkpoints.ndjson');
+    writeFileSync(
+      copiesFile,
+      events
+        .map((e) =>
+          JSON.stringify({ id: e.id, type: e.type, sequence: Number(e.sequence), data: e.data }),
+        )
+        .join('\n'),
+    );
+
+    // The attack: rewrite the chain, put the attacker's public key in place of the audit key, re-sign
+    // the newest checkpoint with it and delete the older one. Everything in the database agrees again.
+    const hashes = await rewriteChain(t.databaseUrl);
+    const attacker = generateKeyPairSync('ed25519');
+    const jwk = attacker.publicKey.export({ format: 'jwk' });
+    await query(
+      t.databaseUrl,
+      `UPDATE signing_keys SET public_jwk = '${JSON.stringify(jwk)}'::jsonb WHERE kid = '${second.kid}'`,
+    );
+    const header = second.jws.split('.')[0];
+    const payload = Buffer.from(
+      JSON.stringify({ seq: second.sequence, hash: hashes.get(second.sequence), iat: 1 }),
+    ).toString('base64url');
+    const forged = `${header}.${payload}.${sign(null, Buffer.from(`${header}.${payload}`), attacker.privateKey).toString('base64url')}`;
+    await query(
+      t.databaseUrl,
+      `UPDATE audit_checkpoints SET hash = '${hashes.get(second.sequence)}', signature = '${forged}'
+       WHERE id = '${second.id}'`,
+    );
+    await query(t.databaseUrl, `DELETE FROM audit_checkpoints WHERE id = '${first.id}'`);
+
+    // From the database alone, nothing shows (once the instance has re-read its key ring): this is why
+    // the evidence must live elsewhere.
+    await t.app.get(SigningService).reload();
+    expect((await as('GET', '/v1/audit/verify')).body.ok).toBe(true);
+    expect((await as('GET', '/v1/audit/checkpoints/verify')).body.ok).toBe(true);
+    const blind = await cli('audit-verify.js', [], t.databaseUrl);
+    expect(blind.code).toBe(0);
+
+    // With the pinned JWKS, the forged signature fails.
+    const pinned = await cli('audit-verify.js', ['--jwks', jwksFile], t.databaseUrl);
+    expect(pinned.code).toBe(1);
+    expect(JSON.parse(pinned.stdout).checkpoints.problems).toEqual([
+      { checkpointId: second.id, sequence: second.sequence, reason: 'BAD_SIGNATURE' },
+    ]);
+
+    // With the copies, the deletion and the alteration show; the copies themselves, checked with the key
+    // now in the database (the attacker's), fail their signatures.
+    const copied = await cli('audit-verify.js', ['--checkpoints', copiesFile], t.databaseUrl);
+    expect(copied.code).toBe(1);
+    expect(JSON.parse(copied.stdout).checkpoints.problems).toEqual([
+      { checkpointId: first.id, sequence: first.sequence, reason: 'CHECKPOINT_MISSING' },
+      { checkpointId: second.id, sequence: second.sequence, reason: 'CHECKPOINT_ALTERED' },
+      { checkpointId: first.id, sequence: first.sequence, reason: 'BAD_SIGNATURE' },
+      { checkpointId: second.id, sequence: second.sequence, reason: 'BAD_SIGNATURE' },
+    ]);
+
+    // With both, the genuine copies verify under the pinned key, and the chain no longer has their hashes.
+    const both = await cli(
+      'audit-verify.js',
+      ['--jwks', jwksFile, '--checkpoints', copiesFile],
+      t.databaseUrl,
+    );
+    expect(both.code).toBe(1);
+    expect(JSON.parse(both.stdout).checkpoints.problems).toEqual(
+      expect.arrayContaining([
+        { checkpointId: first.id, sequence: first.sequence, reason: 'CHECKPOINT_MISSING' },
+        { checkpointId: second.id, sequence: second.sequence, reason: 'CHECKPOINT_ALTERED' },
+        { checkpointId: first.id, sequence: first.sequence, reason: 'HASH_MISMATCH' },
+        { checkpointId: second.id, sequence: second.sequence, reason: 'HASH_MISMATCH' },
+      ]),
+    );
+
+    const usage = await cli(
+      'audit-verify.js',
+      ['--jwks', join(dir, 'missing.json')],
+      t.databaseUrl,
+    );
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('usage: npm run audit:verify');
   });
 });

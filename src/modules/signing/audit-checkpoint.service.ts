@@ -1,3 +1,5 @@
+import type { JsonWebKey } from 'node:crypto';
+
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
@@ -7,10 +9,13 @@ import type { AppConfig } from 'src/config/app-config';
 import { AuditService } from 'src/modules/audit/audit.service';
 import { AuditCheckpointRepository } from 'src/modules/signing/audit-checkpoint.repository';
 import type { AuditCheckpointRow } from 'src/modules/signing/audit-checkpoint.repository';
-import { SigningService } from 'src/modules/signing/signing.service';
+import { SigningService, verifySignature } from 'src/modules/signing/signing.service';
 import { Clock } from 'src/platform/clock';
+import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 export const CHECKPOINT_TYPE = 'tessera-audit-checkpoint+jws';
+/** The audit log is one aggregate: its checkpoint events form one numbered stream. */
+export const AUDIT_LOG_AGGREGATE_ID = '00000000-0000-0000-0000-00000000a0d1';
 
 export interface AuditCheckpointDto {
   readonly id: string;
@@ -26,7 +31,24 @@ export interface AuditCheckpointDto {
 export interface CheckpointProblem {
   readonly checkpointId: string;
   readonly sequence: number;
-  readonly reason: 'BAD_SIGNATURE' | 'STATEMENT_MISMATCH' | 'EVENT_MISSING' | 'HASH_MISMATCH';
+  readonly reason:
+    | 'BAD_SIGNATURE'
+    | 'UNTRUSTED_KEY'
+    | 'STATEMENT_MISMATCH'
+    | 'EVENT_MISSING'
+    | 'HASH_MISMATCH'
+    | 'CHECKPOINT_MISSING'
+    | 'CHECKPOINT_ALTERED';
+}
+
+/**
+ * What an auditor keeps outside the database, so that someone who can write to it cannot also rewrite
+ * what it is checked against: the JWKS as published (a database writer could swap a stored public key for
+ * their own) and copies of earlier checkpoints (a database writer could delete or re-sign them).
+ */
+export interface CheckpointEvidence {
+  readonly jwks?: { keys: Array<JsonWebKey & { kid?: string; alg?: string }> };
+  readonly checkpoints?: readonly AuditCheckpointDto[];
 }
 
 export interface CheckpointVerifyResult {
@@ -39,7 +61,8 @@ export interface CheckpointVerifyResult {
  * Signed checkpoints of the audit chain head. The hash chain alone shows edits to single events; someone
  * able to rewrite the whole table could recompute every hash. A checkpoint signed with the audit key (in
  * the HSM) pins the hash at a sequence, so such a rewrite no longer matches it. Checkpoints are not
- * themselves audited: an audit event per checkpoint would move the head it has just signed.
+ * themselves audited (an audit event per checkpoint would move the head it has just signed), but each is
+ * published as an `audit.checkpointed` event, so copies exist outside the database.
  */
 @Injectable()
 export class AuditCheckpointService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -50,6 +73,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
     private readonly checkpoints: AuditCheckpointRepository,
     private readonly audit: AuditService,
     private readonly signing: SigningService,
+    private readonly outbox: OutboxRepository,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -113,13 +137,35 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
     return (await this.checkpoints.findMany(limit)).map(toDto);
   }
 
-  /** Checks every checkpoint: its signature (any key the ring ever had), its statement, and the chain. */
-  async verify(): Promise<CheckpointVerifyResult> {
-    const all = await this.checkpoints.findAll();
-    const hashes = await this.audit.hashesAt(all.map((c) => c.sequence));
+  /**
+   * Checks every checkpoint (those stored, and the external copies given): its signature, its statement,
+   * and that the chain still has the signed hash at its sequence. With `evidence.jwks`, only keys in that
+   * pinned JWKS are trusted; with `evidence.checkpoints`, each copy must still be stored, unchanged.
+   */
+  async verify(evidence: CheckpointEvidence = {}): Promise<CheckpointVerifyResult> {
+    const stored = await this.checkpoints.findAll();
+    const byId = new Map(stored.map((row) => [row.id, row]));
     const problems: CheckpointProblem[] = [];
+    const external = (evidence.checkpoints ?? []).map(fromDto);
+    for (const copy of external) {
+      const row = byId.get(copy.id);
+      if (row === undefined || !sameCheckpoint(row, copy)) {
+        problems.push({
+          checkpointId: copy.id,
+          sequence: copy.sequence,
+          reason: row === undefined ? 'CHECKPOINT_MISSING' : 'CHECKPOINT_ALTERED',
+        });
+      }
+    }
+    // A deleted or altered checkpoint's copy is still checked against the chain itself.
+    const all = [...stored, ...external.filter((copy) => !sameCheckpoint(byId.get(copy.id), copy))];
+    const hashes = await this.audit.hashesAt(all.map((c) => c.sequence));
+    const pinned =
+      evidence.jwks === undefined
+        ? undefined
+        : new Map(evidence.jwks.keys.filter((k) => k.kid !== undefined).map((k) => [k.kid!, k]));
     for (const checkpoint of all) {
-      const reason = await this.check(checkpoint, hashes.get(checkpoint.sequence));
+      const reason = await this.check(checkpoint, hashes.get(checkpoint.sequence), pinned);
       if (reason !== null) {
         problems.push({ checkpointId: checkpoint.id, sequence: checkpoint.sequence, reason });
       }
@@ -130,6 +176,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
   private async check(
     checkpoint: AuditCheckpointRow,
     storedHash: string | undefined,
+    pinned: Map<string, JsonWebKey & { alg?: string }> | undefined,
   ): Promise<CheckpointProblem['reason'] | null> {
     const [header, payload, signature] = checkpoint.signature.split('.');
     let kid: unknown;
@@ -140,14 +187,21 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
     } catch {
       return 'BAD_SIGNATURE';
     }
-    const signed =
-      typeof kid === 'string' &&
-      signature !== undefined &&
-      (await this.signing.verify(
-        kid,
-        Buffer.from(`${header}.${payload}`),
-        Buffer.from(signature, 'base64url'),
-      ));
+    if (typeof kid !== 'string' || signature === undefined) {
+      return 'BAD_SIGNATURE';
+    }
+    const message = Buffer.from(`${header}.${payload}`);
+    const bytes = Buffer.from(signature, 'base64url');
+    let signed: boolean;
+    if (pinned === undefined) {
+      signed = await this.signing.verify(kid, message, bytes);
+    } else {
+      const key = pinned.get(kid);
+      if (key === undefined) {
+        return 'UNTRUSTED_KEY';
+      }
+      signed = verifySignature(key.alg === 'ES256' ? 'ES256' : 'EdDSA', key, message, bytes);
+    }
     if (!signed) {
       return 'BAD_SIGNATURE';
     }
@@ -182,9 +236,35 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
       signature: jws,
       createdAt: now,
     });
+    // Published as an event too: subscribers (a SIEM, an auditor's endpoint) keep copies outside the
+    // database, and the stream's own sequence shows if one was ever removed.
+    await this.outbox.add(tx, {
+      type: 'audit.checkpointed',
+      aggregateType: 'audit-log',
+      aggregateId: AUDIT_LOG_AGGREGATE_ID,
+      data: { ...toDto(row) },
+    });
     this.logger.log(`Signed audit checkpoint at sequence ${sequence} with ${header.kid}`);
     return row;
   }
+}
+
+function fromDto(dto: AuditCheckpointDto): AuditCheckpointRow {
+  return {
+    id: dto.id,
+    sequence: dto.sequence,
+    hash: dto.hash,
+    kid: dto.kid,
+    algorithm: dto.algorithm,
+    signature: dto.jws,
+    createdAt: new Date(dto.createdAt),
+  };
+}
+
+function sameCheckpoint(a: AuditCheckpointRow | undefined, b: AuditCheckpointRow): boolean {
+  return (
+    a !== undefined && a.sequence === b.sequence && a.hash === b.hash && a.signature === b.signature
+  );
 }
 
 function toDto(row: AuditCheckpointRow): AuditCheckpointDto {
