@@ -9,6 +9,7 @@ import { ValidateKeyDto, ValidationResultDto } from 'src/modules/licenses/licens
 import { describeValidationRoute, ValidationRoute } from 'src/modules/licenses/validation.route';
 import type { AppConfig } from 'src/config/app-config';
 import { closeConnectionsWhileClosing } from 'src/platform/http/drain-on-close';
+import { refuseNulCharacters } from 'src/platform/http/input-characters';
 import { setupOpenApi } from 'src/platform/http/openapi';
 import { requestIdFor } from 'src/platform/http/request-id';
 import { registerResponseHeaders } from 'src/platform/http/security-headers';
@@ -49,6 +50,8 @@ export async function createApp(
   closeConnectionsWhileClosing(fastify);
   // JSON is the only request body the API takes; anything else is a 415 problem, not a silent string.
   fastify.removeContentTypeParser(['text/plain']);
+  // After the response headers (a refusal carries them too), before any route, the raw one included.
+  refuseNulCharacters(fastify);
 
   // The validation hot path bypasses Nest's pipeline (see ValidationRoute); it still gets the hooks above.
   app.get(ValidationRoute).register(fastify);

@@ -114,7 +114,7 @@ export function describeValidationRoute(document: OpenAPIObject): void {
             'application/json': { schema: { $ref: '#/components/schemas/ValidationResultDto' } },
           },
         },
-        400: { description: 'VALIDATION_FAILED (problem+json)' },
+        400: { description: 'VALIDATION_FAILED or INVALID_CHARACTERS (problem+json)' },
         429: { description: 'RATE_LIMITED (problem+json)' },
       },
     },

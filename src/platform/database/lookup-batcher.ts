@@ -1,15 +1,18 @@
+interface Entry<K, V> {
+  key: K;
+  resolve: (value: V | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * Coalesces concurrent lookups into one query. Lookups requested in the same turn of the event loop are
  * sent together when the loop next checks immediates, so under load each query carries many keys (one
  * round trip, one plan execution, one result to parse) and at rest a lookup waits for nothing but one
- * loop turn. Each caller still gets exactly its own answer or its own failure.
+ * loop turn. Each caller still gets exactly its own answer or its own failure: a failed batch is retried
+ * key by key, so one caller's bad key fails that caller alone.
  */
 export class LookupBatcher<K, V> {
-  private queue: Array<{
-    key: K;
-    resolve: (value: V | undefined) => void;
-    reject: (error: unknown) => void;
-  }> = [];
+  private queue: Array<Entry<K, V>> = [];
   private scheduled = false;
 
   constructor(
@@ -33,11 +36,23 @@ export class LookupBatcher<K, V> {
     const queued = this.queue;
     this.queue = [];
     for (let start = 0; start < queued.length; start += this.maxBatch) {
-      const batch = queued.slice(start, start + this.maxBatch);
-      this.loadMany(batch.map((entry) => entry.key)).then(
-        (values) => batch.forEach((entry, i) => entry.resolve(values[i])),
-        (error: unknown) => batch.forEach((entry) => entry.reject(error)),
-      );
+      this.send(queued.slice(start, start + this.maxBatch));
     }
+  }
+
+  private send(batch: Array<Entry<K, V>>): void {
+    this.loadMany(batch.map((entry) => entry.key)).then(
+      (values) => batch.forEach((entry, i) => entry.resolve(values[i])),
+      (error: unknown) => {
+        if (batch.length === 1) {
+          batch[0].reject(error);
+          return;
+        }
+        // One bad key (a value the database refuses) must not fail the callers it happened to share a
+        // query with: each entry is retried on its own, so only the bad one fails. A database outage
+        // costs one more failed query per entry, bounded by maxBatch and queued by the pool.
+        batch.forEach((entry) => this.send([entry]));
+      },
+    );
   }
 }

@@ -27,3 +27,25 @@ export function uniqueViolation(error: unknown, constraint?: string): boolean {
   const { code, constraint: name } = pgErrorOf(error);
   return code === '23505' && (constraint === undefined || name === constraint);
 }
+
+/**
+ * SQLSTATEs of data exceptions that only a client's value can cause once input is validated: a character
+ * the database cannot store (22021 character_not_in_repertoire, 22P05 untranslatable_character), a date
+ * or number out of the column's range (22008 datetime_field_overflow, 22003 numeric_value_out_of_range),
+ * a value not in the column type's form (22P02 invalid_text_representation).
+ */
+const CLIENT_DATA_ERRORS = {
+  '22021': 'characters',
+  '22P05': 'characters',
+  '22008': 'value',
+  '22003': 'value',
+  '22P02': 'value',
+} as const;
+
+/** Which kind of client data PostgreSQL refused in `error`, or undefined for any other error. */
+export function clientDataError(error: unknown): 'characters' | 'value' | undefined {
+  const { code } = pgErrorOf(error);
+  return code !== undefined && Object.hasOwn(CLIENT_DATA_ERRORS, code)
+    ? CLIENT_DATA_ERRORS[code as keyof typeof CLIENT_DATA_ERRORS]
+    : undefined;
+}

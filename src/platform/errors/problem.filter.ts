@@ -2,7 +2,7 @@ import { Catch, Logger } from '@nestjs/common';
 import type { ArgumentsHost, ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-import { INTERNAL_ERROR, toProblem } from 'src/platform/errors/problem';
+import { fromClientDataError, INTERNAL_ERROR, toProblem } from 'src/platform/errors/problem';
 import type { Problem } from 'src/platform/errors/problem';
 import { activeTraceId } from 'src/platform/telemetry/trace-id';
 
@@ -30,8 +30,14 @@ export function sendProblem(
 ): void {
   let body: Problem | undefined = toProblem(error);
   if (body === undefined) {
-    logger.error({ err: error, msg: 'unhandled error while serving a request' });
-    body = INTERNAL_ERROR();
+    body = fromClientDataError(error);
+    if (body !== undefined) {
+      // The client's fault, but input validation let it through: worth fixing there, not paging for.
+      logger.warn({ err: error, msg: 'the database refused a value from the request' });
+    } else {
+      logger.error({ err: error, msg: 'unhandled error while serving a request' });
+      body = INTERNAL_ERROR();
+    }
   }
   body.traceId = activeTraceId() ?? request.id;
   if (reply.sent) {

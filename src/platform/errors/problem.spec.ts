@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 
 import { DomainError } from 'src/platform/errors/domain-error';
-import { toProblem } from 'src/platform/errors/problem';
+import { fromClientDataError, toProblem } from 'src/platform/errors/problem';
 
 class LicenseSuspended extends DomainError {
   readonly code = 'LICENSE_SUSPENDED';
@@ -79,5 +79,34 @@ describe('toProblem', () => {
     expect(toProblem('a string')).toBeUndefined();
     expect(toProblem(new HttpException('db exploded', 500))).toBeUndefined();
     expect(toProblem(fastifyError('FST_ERR_SOMETHING_INTERNAL', 500))).toBeUndefined();
+  });
+});
+
+describe('fromClientDataError', () => {
+  const pgError = (code: string) => Object.assign(new Error('pg said no'), { code });
+
+  it.each([
+    ['22021', 'INVALID_CHARACTERS'],
+    ['22P05', 'INVALID_CHARACTERS'],
+    ['22008', 'INVALID_VALUE'],
+    ['22003', 'INVALID_VALUE'],
+    ['22P02', 'INVALID_VALUE'],
+  ])('maps SQLSTATE %s, bare or wrapped by TypeORM, to 400 %s', (sqlState, code) => {
+    const expected = { status: 400, code, title: 'Bad Request' };
+    expect(fromClientDataError(pgError(sqlState))).toMatchObject(expected);
+    expect(
+      fromClientDataError(
+        Object.assign(new Error('query failed'), { driverError: pgError(sqlState) }),
+      ),
+    ).toMatchObject(expected);
+  });
+
+  it('leaves every other error internal, and never echoes the database message', () => {
+    for (const sqlState of ['23505', '23503', '22007', '22001', '40001', '57014', '08006']) {
+      expect(fromClientDataError(pgError(sqlState))).toBeUndefined();
+    }
+    expect(fromClientDataError(new Error('boom'))).toBeUndefined();
+    expect(fromClientDataError(undefined)).toBeUndefined();
+    expect(JSON.stringify(fromClientDataError(pgError('22021')))).not.toContain('pg said no');
   });
 });

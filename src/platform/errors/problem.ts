@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 
+import { clientDataError } from 'src/platform/database/pg-errors';
 import { DomainError } from 'src/platform/errors/domain-error';
 
 /** An RFC 9457 problem document with Tessera's stable `code`. */
@@ -131,6 +132,29 @@ export function toProblem(error: unknown): Problem | undefined {
     return fromHttpException(error);
   }
   return undefined;
+}
+
+/**
+ * A value PostgreSQL refused that only a client can have sent (a NUL, a date out of range…): a 400, not a
+ * 500. A safety net: validation should refuse such input first, so callers log these as warnings.
+ */
+export function fromClientDataError(error: unknown): Problem | undefined {
+  switch (clientDataError(error)) {
+    case 'characters':
+      return problem(
+        400,
+        'INVALID_CHARACTERS',
+        'The request contains characters that cannot be stored, such as NUL (U+0000).',
+      );
+    case 'value':
+      return problem(
+        400,
+        'INVALID_VALUE',
+        'A value in the request is out of range or not in the form it must have.',
+      );
+    case undefined:
+      return undefined;
+  }
 }
 
 export const INTERNAL_ERROR = (): Problem =>
