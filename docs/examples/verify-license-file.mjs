@@ -75,12 +75,13 @@ export async function verifyLicenseFile(text, jwks, options = {}) {
   if (license.id !== payload.sub) {
     throw new Error('the license is not the subject of the file');
   }
-  if (
-    license.machine !== null &&
-    fingerprint !== undefined &&
-    license.machine.fingerprint !== fingerprint
-  ) {
-    throw new Error('the file is bound to another machine');
+  // A machine file is valid on its machine only: the app must say which machine it runs on.
+  if (license.machine !== null && license.machine.fingerprint !== fingerprint) {
+    throw new Error(
+      fingerprint === undefined
+        ? "the file is bound to a machine: pass this machine's fingerprint"
+        : 'the file is bound to another machine',
+    );
   }
   const now = currentDate ?? new Date();
   const restricts = ['RESTRICT_ACCESS', 'REVOKE_ACCESS'].includes(

@@ -273,6 +273,10 @@ function licenseFileSuite(env: () => Record<string, string>): void {
         currentDate: clock.now(),
       }),
     ).rejects.toThrow(/another machine/);
+    // A machine file checked without saying which machine: refused, not taken as valid anywhere.
+    await expect(
+      example.verifyLicenseFile(plain.body.certificate, await jwks(), { currentDate: clock.now() }),
+    ).rejects.toThrow(/bound to a machine/);
 
     const sealed = await as('POST', `/v1/machines/${machine.id}/actions/check-out`, {
       encrypt: true,
