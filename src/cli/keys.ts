@@ -14,6 +14,7 @@ const USAGE = `usage: npm run keys -- <command>
   generate --purpose <p> [--algorithm <a>]     generate a PENDING key (published, not signing)
   activate <kid>                               make a key the signing key of its purpose
   retire   <kid>                               stop publishing a key after the retention period
+  revoke   <kid>                               a compromised key: out of the JWKS at once
 purposes: ${KEY_PURPOSES.join(', ')}; algorithms: EdDSA, ES256 (webhook keys are EdDSA)`;
 
 /**
@@ -29,9 +30,9 @@ void withDatabase(async (_dataSource, config, databaseUrl) => {
   const purpose = values.purpose as KeyPurpose | undefined;
   const algorithm = values.algorithm as SigningAlgorithm | undefined;
   const needsPurpose = command === 'rotate' || command === 'generate';
-  const needsKid = command === 'activate' || command === 'retire';
+  const needsKid = command === 'activate' || command === 'retire' || command === 'revoke';
   if (
-    !['list', 'rotate', 'generate', 'activate', 'retire'].includes(command ?? '') ||
+    !['list', 'rotate', 'generate', 'activate', 'retire', 'revoke'].includes(command ?? '') ||
     (needsPurpose && !KEY_PURPOSES.includes(purpose as KeyPurpose)) ||
     (algorithm !== undefined && algorithm !== 'EdDSA' && algorithm !== 'ES256') ||
     (needsKid && kid === undefined)
@@ -58,6 +59,9 @@ void withDatabase(async (_dataSource, config, databaseUrl) => {
         break;
       case 'retire':
         print(await signing.retire(actor, kid));
+        break;
+      case 'revoke':
+        print(await signing.revoke(actor, kid));
         break;
     }
     return 0;

@@ -182,6 +182,26 @@ function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, 
     );
   });
 
+  it('revokes a compromised key: gone from the JWKS at once, and what it signed no longer verifies', async () => {
+    const before = await validateRaw('signed-by-the-compromised-key');
+    const compromised = (await verifyDetached(before.text, before.signature, await jwks()))
+      .protectedHeader.kid!;
+    const refused = await as('POST', `/v1/signing-keys/${compromised}/actions/revoke`);
+    expect(refused.status).toBe(409); // ACTIVE: rotate first
+    await as('POST', '/v1/signing-keys/actions/rotate', { purpose: 'license' });
+    const revoked = await as('POST', `/v1/signing-keys/${compromised}/actions/revoke`);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body).toMatchObject({ state: 'REVOKED', revokedAt: expect.any(String) });
+    expect((await jwks()).keys.map((k) => k.kid)).not.toContain(compromised);
+    await expect(verifyDetached(before.text, before.signature, await jwks())).rejects.toThrow();
+    // Retiring it would publish it again: refused, as is revoking twice.
+    expect((await as('POST', `/v1/signing-keys/${compromised}/actions/retire`)).status).toBe(409);
+    expect((await as('POST', `/v1/signing-keys/${compromised}/actions/revoke`)).status).toBe(409);
+    expect((await as('POST', `/v1/signing-keys/${compromised}/actions/activate`)).status).toBe(409);
+    const after = await validateRaw('after-revocation');
+    await verifyDetached(after.text, after.signature, await jwks());
+  });
+
   it('generates PENDING keys that are published before they sign, and activates them explicitly', async () => {
     const pending = await as('POST', '/v1/signing-keys', { purpose: 'audit', algorithm: 'ES256' });
     expect(pending.status).toBe(201);

@@ -72,6 +72,20 @@ export class SigningKeyController {
     return this.signing.activate(actor, kid);
   }
 
+  @Post(':kid/actions/revoke')
+  @HttpCode(200)
+  @Authenticated(Permission.SigningKeyRotate, { mfa: 'recent' })
+  @Idempotent()
+  @ApiOkResponse({
+    type: SigningKeyDto,
+    description:
+      'For a compromised key: removed from /v1/keys at once, so nothing it signed verifies any more. ' +
+      '409 for the ACTIVE key: rotate first',
+  })
+  revoke(@CurrentActor() actor: Actor, @Param('kid') kid: string): Promise<SigningKeyDto> {
+    return this.signing.revoke(actor, kid);
+  }
+
   @Post(':kid/actions/retire')
   @HttpCode(200)
   @Authenticated(Permission.SigningKeyRotate, { mfa: 'recent' })

@@ -6,7 +6,7 @@ import type { SigningAlgorithm } from 'src/modules/signing/signer';
 export const KEY_PURPOSES = ['license', 'webhook', 'audit'] as const;
 export type KeyPurpose = (typeof KEY_PURPOSES)[number];
 
-export const KEY_STATES = ['PENDING', 'ACTIVE', 'RETIRING', 'RETIRED'] as const;
+export const KEY_STATES = ['PENDING', 'ACTIVE', 'RETIRING', 'RETIRED', 'REVOKED'] as const;
 export type KeyState = (typeof KEY_STATES)[number];
 
 @Entity({ name: 'signing_keys' })
@@ -50,6 +50,10 @@ export class SigningKeyEntity {
 
   @Column({ type: 'timestamptz', nullable: true })
   retiredAt: Date | null;
+
+  /** Revoked (compromised): out of the JWKS at once. */
+  @Column({ type: 'timestamptz', nullable: true })
+  revokedAt: Date | null;
 
   @VersionColumn()
   version: number;

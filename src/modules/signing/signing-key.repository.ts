@@ -18,7 +18,12 @@ export class SigningKeyRepository {
     return this.dataSource
       .getRepository(SigningKeyEntity)
       .createQueryBuilder('k')
-      .where(`k.state <> 'RETIRED' OR k.retired_at >= :retiredSince`, { retiredSince })
+      .where(
+        `k.state NOT IN ('RETIRED', 'REVOKED') OR (k.state = 'RETIRED' AND k.retired_at >= :retiredSince)`,
+        {
+          retiredSince,
+        },
+      )
       .orderBy('k.created_at', 'ASC')
       .getMany();
   }

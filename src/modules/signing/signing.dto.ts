@@ -46,6 +46,7 @@ export class SigningKeyDto {
   @ApiProperty({ nullable: true, type: String }) activatedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) retiringAt: string | null;
   @ApiProperty({ nullable: true, type: String }) retiredAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) revokedAt: string | null;
 }
 
 export class SigningKeyListDto {

@@ -205,6 +205,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
         activatedAt: null,
         retiringAt: null,
         retiredAt: null,
+        revokedAt: null,
       });
       await this.announce(tx, actor, 'signing-key.created', created);
       return created;
@@ -252,17 +253,41 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
   async retire(actor: Actor, kid: string): Promise<SigningKeyDto> {
     const key = await this.keys.transaction(async (tx) => {
       const key = await this.requireKey(tx, kid);
-      if (key.state === 'ACTIVE' || key.state === 'RETIRED') {
+      if (key.state === 'ACTIVE' || key.state === 'RETIRED' || key.state === 'REVOKED') {
         throw new SigningKeyStateConflict(
           kid,
           key.state,
-          key.state === 'ACTIVE' ? 'retired before another key is activated' : 'retired again',
+          key.state === 'ACTIVE' ? 'retired before another key is activated' : 'retired now',
         );
       }
       key.state = 'RETIRED';
       key.retiredAt = this.clock.now();
       const saved = await this.keys.save(tx, key);
       await this.announce(tx, actor, 'signing-key.retired', saved);
+      return saved;
+    });
+    await this.reload();
+    return toView(key);
+  }
+
+  /**
+   * For a compromised key: out of the JWKS at once, so nothing it signed verifies any more (files signed
+   * before the compromise included: reissue them). The ACTIVE key must be replaced first (rotate).
+   */
+  async revoke(actor: Actor, kid: string): Promise<SigningKeyDto> {
+    const key = await this.keys.transaction(async (tx) => {
+      const key = await this.requireKey(tx, kid);
+      if (key.state === 'ACTIVE' || key.state === 'REVOKED') {
+        throw new SigningKeyStateConflict(
+          kid,
+          key.state,
+          key.state === 'ACTIVE' ? 'revoked before another key is activated' : 'revoked again',
+        );
+      }
+      key.state = 'REVOKED';
+      key.revokedAt = this.clock.now();
+      const saved = await this.keys.save(tx, key);
+      await this.announce(tx, actor, 'signing-key.revoked', saved);
       return saved;
     });
     await this.reload();
@@ -318,6 +343,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
           activatedAt: now,
           retiringAt: null,
           retiredAt: null,
+          revokedAt: null,
         });
         this.logger.log(
           `Created the first ${purpose} signing key ${kid} (${algorithm}, ${key.backend})`,
@@ -403,6 +429,7 @@ function toView(key: SigningKeyEntity): SigningKeyDto {
     activatedAt: key.activatedAt?.toISOString() ?? null,
     retiringAt: key.retiringAt?.toISOString() ?? null,
     retiredAt: key.retiredAt?.toISOString() ?? null,
+    revokedAt: key.revokedAt?.toISOString() ?? null,
   };
 }
 
