@@ -132,6 +132,7 @@ describe('webhook endpoints', () => {
     [{ url: 'https://10.1.2.3/h' }, 422, 'WEBHOOK_ADDRESS_FORBIDDEN'],
     [{ url: 'https://169.254.169.254/latest/meta-data/' }, 422, 'WEBHOOK_ADDRESS_FORBIDDEN'],
     [{ url: 'https://[fd00:ec2::254]/' }, 422, 'WEBHOOK_ADDRESS_FORBIDDEN'],
+    [{ url: 'https://[::ffff:0:a9fe:a9fe]/' }, 422, 'WEBHOOK_ADDRESS_FORBIDDEN'],
     [{ url: 'http://127.0.0.2:8080/h' }, 422, 'WEBHOOK_ADDRESS_FORBIDDEN'],
     [{ url: 'https://192.168.0.10/h' }, 422, 'WEBHOOK_ADDRESS_FORBIDDEN'],
   ])('refuses %j with %i %s', async (body, status, code) => {
@@ -384,7 +385,7 @@ describe('webhook endpoints', () => {
     expect(new Webhook(target.secret).verify(test.body, webhookHeaders(test))).toMatchObject({
       type: 'webhook.test',
       data: { hello: 'world' },
-      aggregate: { type: 'webhook-endpoint', id: target.id },
+      aggregate: { type: 'webhook-test', id: target.id },
     });
     // The bystander (subscribed to everything) heard of the target's creation, never of its test.
     await new Promise((resolve) => setTimeout(resolve, 600));

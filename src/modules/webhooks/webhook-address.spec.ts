@@ -30,6 +30,10 @@ describe('SSRF address classification', () => {
     ['::ffff:169.254.169.254', 'link-local (cloud metadata) (IPv4-mapped 169.254.169.254)'],
     ['::ffff:10.0.0.1', 'private (IPv4-mapped 10.0.0.1)'],
     ['::10.0.0.1', 'private (IPv4-compatible 10.0.0.1)'],
+    ['::ffff:0:a9fe:a9fe', 'link-local (cloud metadata) (IPv4-translated 169.254.169.254)'],
+    ['::ffff:0:169.254.169.254', 'link-local (cloud metadata) (IPv4-translated 169.254.169.254)'],
+    ['::ffff:0:7f00:1', 'loopback (IPv4-translated 127.0.0.1)'],
+    ['0:0:0:0:ffff:0:a00:1', 'private (IPv4-translated 10.0.0.1)'],
     ['64:ff9b::192.168.0.1', 'private (NAT64 192.168.0.1)'],
     ['2002:a9fe:a9fe::1', 'link-local (cloud metadata) (6to4 169.254.169.254)'],
     ['not-an-ip', 'not an IP address'],
@@ -46,6 +50,7 @@ describe('SSRF address classification', () => {
     '2606:4700:4700::1111',
     '::ffff:93.184.216.34',
     '64:ff9b::8.8.8.8',
+    '::ffff:0:8.8.8.8',
     '2002:0808:0808::1',
   ])('allows the public address %s', (ip) => {
     expect(forbiddenReason(ip)).toBeNull();
@@ -104,6 +109,7 @@ describe('endpoint URLs', () => {
     'https://[::1]/h',
     'https://[fd00:ec2::254]/h',
     'https://[::ffff:127.0.0.1]/h',
+    'https://[::ffff:0:a9fe:a9fe]/',
     'https://0x7f000001/h',
     'https://2130706433/h',
   ])('refuses the literal address in %s unless allow-listed', (url) => {

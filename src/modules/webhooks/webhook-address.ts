@@ -43,6 +43,8 @@ const FORBIDDEN_V6: readonly Range[] = [
 const EMBEDDING_V4: ReadonlyArray<readonly [prefix: number[], offset: number, name: string]> = [
   [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff], 12, 'IPv4-mapped'],
   [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 12, 'IPv4-compatible'],
+  // SIIT's ::ffff:0:a.b.c.d (RFC 2765): a translator on the path may turn it into the IPv4 address.
+  [[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0], 12, 'IPv4-translated'],
   [[0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0], 12, 'NAT64'],
   [[0x20, 0x02], 2, '6to4'],
 ];
@@ -75,7 +77,8 @@ export function forbiddenReason(ip: string): string | null {
     if (reason !== null) {
       return `${reason} (${embedded.name} ${embedded.address})`;
     }
-    // Only the mapped and compatible forms are the IPv4 address itself; NAT64 and 6to4 go through gateways.
+    // Only the mapped and compatible forms are the IPv4 address itself; the others go through translators
+    // or gateways.
     if (embedded.name === 'IPv4-mapped' || embedded.name === 'IPv4-compatible') {
       return null;
     }

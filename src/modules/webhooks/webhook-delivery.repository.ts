@@ -40,7 +40,10 @@ export class WebhookDeliveryRepository {
     return this.dataSource.transaction(work);
   }
 
-  /** A disabled endpoint receives nothing more: its pending deliveries fail (recover can resend them). */
+  /**
+   * A disabled endpoint receives nothing more: its pending deliveries fail (recover can resend them). Their
+   * claims end here: an attempt still in flight logs its result but settles nothing, even once requeued.
+   */
   async failPending(
     tx: EntityManager,
     endpointId: string,
@@ -50,7 +53,8 @@ export class WebhookDeliveryRepository {
     const [row] = await tx.query<{ n: string }[]>(
       `WITH failed AS (
          UPDATE webhook_deliveries
-         SET status = 'failed', next_attempt_at = NULL, finished_at = $2, last_error = $3
+         SET status = 'failed', next_attempt_at = NULL, finished_at = $2, last_error = $3,
+             claim_token = NULL
          WHERE endpoint_id = $1 AND status = 'pending' RETURNING id
        )
        SELECT count(*) AS n FROM failed`,
@@ -61,13 +65,14 @@ export class WebhookDeliveryRepository {
 
   /**
    * Makes a delivery due now with a fresh retry schedule, unless an attempt holds it at this moment.
-   * Returns false when it is being attempted.
+   * Returns false when it is being attempted. An older claim (its lease ran out) can no longer settle it.
    */
   async requeue(tx: EntityManager, id: string, now: Date): Promise<boolean> {
     const rows = await tx.query<{ id: string }[]>(
       `WITH requeued AS (
          UPDATE webhook_deliveries
-         SET status = 'pending', attempts = 0, next_attempt_at = $2, finished_at = NULL, delivered_at = NULL
+         SET status = 'pending', attempts = 0, next_attempt_at = $2, finished_at = NULL, delivered_at = NULL,
+             claim_token = NULL
          WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) RETURNING id
        )
        SELECT id FROM requeued`,
@@ -79,7 +84,8 @@ export class WebhookDeliveryRepository {
   /**
    * Recover: every delivery of the endpoint that failed for an event since `since` is due again with a fresh
    * schedule, and every event since then the endpoint is subscribed to but never got (it was disabled, or
-   * subscribed later) gets a delivery. Returns how many of each.
+   * subscribed later) gets a delivery. Returns how many of each. No earlier claim can settle a requeued
+   * delivery; one whose lease has not run out yet is claimed again once it has.
    */
   async recover(
     tx: EntityManager,
@@ -90,7 +96,7 @@ export class WebhookDeliveryRepository {
     const [row] = await tx.query<{ requeued: string; missed: string }[]>(
       `WITH requeued AS (
          UPDATE webhook_deliveries d
-         SET status = 'pending', attempts = 0, next_attempt_at = $3, finished_at = NULL
+         SET status = 'pending', attempts = 0, next_attempt_at = $3, finished_at = NULL, claim_token = NULL
          FROM outbox_events o
          WHERE d.endpoint_id = $1 AND d.status = 'failed' AND o.id = d.event_id AND o.created_at >= $2
          RETURNING d.id

@@ -137,9 +137,11 @@ export class WebhookDeliveryService {
         throw new WebhookEndpointDisabled();
       }
       const now = this.clock.now();
+      // A stream of its own: tests must not take numbers from the endpoint's `sequence`, whose events
+      // other endpoints receive (they would see a gap that never fills).
       const event = await this.outbox.add(tx, {
         type: 'webhook.test',
-        aggregateType: 'webhook-endpoint',
+        aggregateType: 'webhook-test',
         aggregateId: endpointId,
         data: data ?? { message: 'A test event from Tessera', sentAt: now.toISOString() },
       });
@@ -155,10 +157,17 @@ export class WebhookDeliveryService {
   }
 }
 
+// The form cursors are written in (toISOString): four-digit years, always within PostgreSQL's range.
+const CURSOR_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 function positionOf(cursor: string): { createdAt: Date; id: string } {
   const { createdAt, id } = decodeCursor(cursor, ['createdAt', 'id']);
   const at = new Date(createdAt);
-  if (Number.isNaN(at.getTime())) {
+  if (
+    !CURSOR_TIME.test(createdAt) ||
+    Number.isNaN(at.getTime()) ||
+    at.toISOString() !== createdAt
+  ) {
     throw new InvalidCursor();
   }
   return { createdAt: at, id };

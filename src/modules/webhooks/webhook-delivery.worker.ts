@@ -20,7 +20,9 @@ import { OUTBOX_CHANNEL } from 'src/platform/outbox/outbox.repository';
 const FAN_OUT_BATCH = 500;
 const PRUNE_BATCH = 1_000;
 const PRUNE_INTERVAL_MS = 3_600_000;
-// The lease outlasts the longest attempt, plus time to record its result.
+// Signing through the HSM is bounded too, so that the lease outlasts the longest attempt (signing, then
+// WEBHOOK_TIMEOUT_MS of HTTP) plus time to record its result.
+const SIGNING_TIMEOUT_MS = 3_000;
 const LEASE_MARGIN_MS = 5_000;
 const RELISTEN_DELAY_MS = 5_000;
 const SIGNING_RETRY_MS = 30_000;
@@ -34,7 +36,8 @@ const SIGNING_RETRY_MS = 30_000;
 @Injectable()
 export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('WebhookDispatcher');
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Attempts running in this instance, by delivery id. */
+  private readonly inFlight = new Map<string, Promise<void>>();
   private readonly shutdown = new AbortController();
   private readonly timers: NodeJS.Timeout[] = [];
   private listener: Client | undefined;
@@ -79,13 +82,13 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     const drainMs = Math.floor(this.config.http.shutdownTimeoutMs * 0.7);
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([
-      Promise.allSettled([...this.inFlight]).then(() => true),
+      Promise.allSettled([...this.inFlight.values()]).then(() => true),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), drainMs))),
     ]);
     clearTimeout(timer);
     if (!drained) {
       this.shutdown.abort();
-      await Promise.allSettled([...this.inFlight]);
+      await Promise.allSettled([...this.inFlight.values()]);
     }
     const listener = this.listener;
     this.listener = undefined;
@@ -106,7 +109,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
         break;
       }
       attempted += claimed.length;
-      await Promise.all(claimed.map((delivery) => this.attempt(delivery)));
+      await Promise.all(claimed.map((delivery) => this.start(delivery)));
     }
     dispatched += await this.fanOutAll();
     return { dispatched, attempted };
@@ -153,14 +156,12 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
         return;
       }
       for (const delivery of await this.claim(free)) {
-        const attempt: Promise<void> = this.attempt(delivery).finally(() => {
-          this.inFlight.delete(attempt);
+        void this.start(delivery).then(() => {
           // Claim again once half the slots are free: one claim query serves several deliveries.
           if (this.inFlight.size <= Math.floor(this.config.webhooks.concurrency / 2)) {
             this.wake();
           }
         });
-        this.inFlight.add(attempt);
       }
     } catch (error) {
       // The database is unreachable or busy: the next poll tries again.
@@ -179,16 +180,28 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     }
   }
 
+  /**
+   * Leases due deliveries, never one this instance is still attempting: a lease can run out under a live
+   * attempt (a stalled event loop, a slow settle), and one instance must not send the same delivery twice.
+   */
   private claim(limit: number): Promise<ClaimedDelivery[]> {
     const now = this.clock.now();
-    const leaseUntil = new Date(now.getTime() + this.config.webhooks.timeoutMs + LEASE_MARGIN_MS);
+    const leaseMs = SIGNING_TIMEOUT_MS + this.config.webhooks.timeoutMs + LEASE_MARGIN_MS;
     return this.queue.claimDue(
       now,
-      leaseUntil,
+      new Date(now.getTime() + leaseMs),
       randomUUID(),
       limit,
       this.config.webhooks.endpointConcurrency,
+      [...this.inFlight.keys()],
     );
+  }
+
+  /** Runs an attempt, known as in flight until it has settled. */
+  private start(delivery: ClaimedDelivery): Promise<void> {
+    const attempt = this.attempt(delivery).finally(() => this.inFlight.delete(delivery.id));
+    this.inFlight.set(delivery.id, attempt);
+    return attempt;
   }
 
   /** One attempt of a claimed delivery, and what follows from its outcome. Never throws. */
@@ -201,7 +214,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       }
       let message: WebhookMessage;
       try {
-        message = await this.signer.message(delivery, startedAt);
+        message = await withTimeout(this.signer.message(delivery, startedAt), SIGNING_TIMEOUT_MS);
       } catch (error) {
         await this.defer(delivery, startedAt, error);
         return;
@@ -322,4 +335,13 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       this.logger.warn(`${message}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+}
+
+/** `work`, or a rejection once `ms` have passed (the work itself cannot be cancelled: its result is dropped). */
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Signing took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -293,8 +293,8 @@ export class WebhookEndpointService {
       action,
       targetType: 'webhook-endpoint',
       targetId: (after ?? before)!.id,
-      before: before && { ...before },
-      after: after && { ...after },
+      before: before && published(before),
+      after: after && published(after),
       metadata,
     });
   }
@@ -305,6 +305,15 @@ function event(type: string, endpoint: WebhookEndpointDto) {
     type,
     aggregateType: 'webhook-endpoint',
     aggregateId: endpoint.id,
-    data: { ...endpoint },
+    data: published(endpoint),
   };
+}
+
+/**
+ * The endpoint as its events (which go to the other endpoints' receivers) and the audit log show it: the
+ * URL's origin only. A path or query is often a credential itself (Slack, Zapier), and the secret never.
+ */
+function published(endpoint: WebhookEndpointDto) {
+  const { url, ...rest } = endpoint;
+  return { ...rest, urlOrigin: new URL(url).origin };
 }

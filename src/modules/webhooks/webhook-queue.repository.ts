@@ -116,7 +116,8 @@ export class WebhookQueueRepository implements OnApplicationShutdown {
    * the others wait (the cap counts this instance's and others' leases, read without locking: two
    * instances claiming at the same moment may together exceed it briefly). A delivery being attempted
    * stays leased, so no other instance attempts it at the same time; if its instance dies, the lease runs
-   * out and another one picks it up.
+   * out and another one picks it up. `inFlight`: deliveries the caller is attempting, never claimed again.
+   * Leases compare instances' clocks: they must agree to well within the lease's margin (NTP).
    */
   claimDue(
     now: Date,
@@ -124,6 +125,7 @@ export class WebhookQueueRepository implements OnApplicationShutdown {
     token: string,
     limit: number,
     perEndpoint: number,
+    inFlight: readonly string[] = [],
   ): Promise<ClaimedDelivery[]> {
     return this.run<ClaimedDelivery>(
       `WITH due AS (
@@ -132,7 +134,7 @@ export class WebhookQueueRepository implements OnApplicationShutdown {
          CROSS JOIN LATERAL (
            SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
            WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= $1
-             AND (d.locked_until IS NULL OR d.locked_until <= $1)
+             AND (d.locked_until IS NULL OR d.locked_until <= $1) AND d.id <> ALL($6::uuid[])
            ORDER BY d.next_attempt_at
            LIMIT GREATEST(0, $5 - (
              SELECT count(*) FROM webhook_deliveries l
@@ -157,7 +159,7 @@ export class WebhookQueueRepository implements OnApplicationShutdown {
        FROM claimed c
        JOIN webhook_endpoints w ON w.id = c.endpoint_id
        JOIN outbox_events o ON o.id = c.event_id`,
-      [now, leaseUntil, token, limit, perEndpoint],
+      [now, leaseUntil, token, limit, perEndpoint, inFlight],
     );
   }
 

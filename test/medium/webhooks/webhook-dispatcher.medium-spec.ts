@@ -173,8 +173,8 @@ describe('webhook dispatcher (two instances on one database)', () => {
       const meanwhile = await b.worker.runOnce();
       expect(meanwhile.attempted).toBe(0);
 
-      // Past the lease (timeout 3 s + 5 s margin) on B's clock: B attempts it, while A still waits.
-      b.clock.advance(8_500);
+      // Past the lease (signing 3 s + timeout 3 s + 5 s margin) on B's clock: B attempts it, A still waits.
+      b.clock.advance(11_500);
       expect((await b.worker.runOnce()).attempted).toBe(1);
       await stuck;
 
