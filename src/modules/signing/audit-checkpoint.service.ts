@@ -9,7 +9,8 @@ import type { AppConfig } from 'src/config/app-config';
 import { AuditService } from 'src/modules/audit/audit.service';
 import { AuditCheckpointRepository } from 'src/modules/signing/audit-checkpoint.repository';
 import type { AuditCheckpointRow } from 'src/modules/signing/audit-checkpoint.repository';
-import { SigningService, verifySignature } from 'src/modules/signing/signing.service';
+import { verifySignature } from 'src/modules/signing/signing-key.view';
+import { SigningService } from 'src/modules/signing/signing.service';
 import { Clock } from 'src/platform/clock';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 

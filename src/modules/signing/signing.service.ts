@@ -1,6 +1,3 @@
-import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import type { JsonWebKey } from 'node:crypto';
-
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
@@ -10,8 +7,16 @@ import type { AppConfig } from 'src/config/app-config';
 import { AuditService } from 'src/modules/audit/audit.service';
 import { Pkcs11Signer } from 'src/modules/signing/pkcs11.signer';
 import { SIGNER } from 'src/modules/signing/signer';
-import type { JwkDto, JwksDto, SigningKeyDto } from 'src/modules/signing/signing.dto';
-import type { KeyHandle, Signer, SigningAlgorithm } from 'src/modules/signing/signer';
+import type { JwksDto, SigningKeyDto } from 'src/modules/signing/signing.dto';
+import {
+  base64url,
+  handle,
+  newKid,
+  toJwk,
+  toView,
+  verifySignature,
+} from 'src/modules/signing/signing-key.view';
+import type { Signer, SigningAlgorithm } from 'src/modules/signing/signer';
 import { KEY_PURPOSES } from 'src/modules/signing/signing-key.entity';
 import type { KeyPurpose, SigningKeyEntity } from 'src/modules/signing/signing-key.entity';
 import { SigningKeyRepository } from 'src/modules/signing/signing-key.repository';
@@ -387,64 +392,4 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
       metadata: { purpose: key.purpose, algorithm: key.algorithm, state: key.state, ...extra },
     });
   }
-}
-
-/** `license-20261130-3f9a1c2b`: purpose and date for people reading logs, random bits for uniqueness. */
-function newKid(purpose: KeyPurpose, now: Date): string {
-  const day = now.toISOString().slice(0, 10).replace(/-/g, '');
-  return `${purpose}-${day}-${randomBytes(4).toString('hex')}`;
-}
-
-function handle(key: SigningKeyEntity): KeyHandle {
-  return {
-    kid: key.kid,
-    algorithm: key.algorithm,
-    hsmLabel: key.hsmLabel,
-    privateKeySealed: key.privateKeySealed,
-  };
-}
-
-function toJwk(key: SigningKeyEntity): JwkDto {
-  const { kty, crv, x, y } = key.publicJwk as Required<JsonWebKey>;
-  return {
-    kty,
-    crv,
-    x,
-    ...(y === undefined ? {} : { y }),
-    kid: key.kid,
-    alg: key.algorithm,
-    use: 'sig',
-  };
-}
-
-function toView(key: SigningKeyEntity): SigningKeyDto {
-  return {
-    kid: key.kid,
-    purpose: key.purpose,
-    algorithm: key.algorithm,
-    backend: key.backend,
-    state: key.state,
-    publicJwk: toJwk(key),
-    createdAt: key.createdAt.toISOString(),
-    activatedAt: key.activatedAt?.toISOString() ?? null,
-    retiringAt: key.retiringAt?.toISOString() ?? null,
-    retiredAt: key.retiredAt?.toISOString() ?? null,
-    revokedAt: key.revokedAt?.toISOString() ?? null,
-  };
-}
-
-export function verifySignature(
-  algorithm: SigningAlgorithm,
-  publicJwk: JsonWebKey,
-  message: Buffer,
-  signature: Buffer,
-): boolean {
-  const key = createPublicKey({ key: publicJwk, format: 'jwk' });
-  return algorithm === 'EdDSA'
-    ? verify(null, message, key, signature)
-    : verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
-}
-
-function base64url(value: string | Buffer): string {
-  return Buffer.from(value).toString('base64url');
 }
