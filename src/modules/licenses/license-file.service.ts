@@ -148,14 +148,10 @@ export class LicenseFileService {
     const jwt = await this.signing.signJws('license', Buffer.from(JSON.stringify(claims)), {
       typ: LICENSE_FILE_TYP,
     });
-    const header = JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString()) as {
-      kid: string;
-      alg: string;
-    };
     const file: LicenseFileDto = {
-      certificate: armour(jwt),
-      kid: header.kid,
-      alg: header.alg,
+      certificate: armour(jwt.compact),
+      kid: jwt.kid,
+      alg: jwt.alg,
       issuedAt: new Date(claims.iat * 1000).toISOString(),
       expiresAt: new Date(claims.exp * 1000).toISOString(),
       ttl,

@@ -366,9 +366,11 @@ export class LicenseService {
     const policyCodes = (await this.repository.policyEntitlementCodes([policy.id])).get(policy.id);
     const codes = [...(policyCodes ?? []), ...extra.map((e) => e.code)];
     const payload = signedKeyPayload(id, now, expiresAt, codes);
-    const key = await this.signing.signJws('license', Buffer.from(JSON.stringify(payload)), {
-      typ: SIGNED_KEY_TYP,
-    });
+    const { compact: key } = await this.signing.signJws(
+      'license',
+      Buffer.from(JSON.stringify(payload)),
+      { typ: SIGNED_KEY_TYP },
+    );
     if (key.length > MAX_LICENSE_KEY_LENGTH) {
       throw new SignedLicenseKeyTooLong(key.length, MAX_LICENSE_KEY_LENGTH);
     }

@@ -72,7 +72,7 @@ export class ValidationRoute implements OnModuleDestroy {
         const jws = await this.signing.signJws('license', Buffer.from(body), {
           typ: 'tessera-validation+jws',
         });
-        const [protectedHeader, , signature] = jws.split('.');
+        const [protectedHeader, , signature] = jws.compact.split('.');
         return reply
           .header(SIGNATURE_HEADER, `${protectedHeader}..${signature}`)
           .type('application/json; charset=utf-8')

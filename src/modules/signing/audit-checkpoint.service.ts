@@ -225,16 +225,12 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
     const jws = await this.signing.signJws('audit', Buffer.from(JSON.stringify(statement)), {
       typ: CHECKPOINT_TYPE,
     });
-    const header = JSON.parse(Buffer.from(jws.split('.')[0], 'base64url').toString()) as {
-      kid: string;
-      alg: string;
-    };
     const row = await this.checkpoints.insert(tx, {
       sequence,
       hash,
-      kid: header.kid,
-      algorithm: header.alg,
-      signature: jws,
+      kid: jws.kid,
+      algorithm: jws.alg,
+      signature: jws.compact,
       createdAt: now,
     });
     // Published as an event too: subscribers (a SIEM, an auditor's endpoint) keep copies outside the
@@ -245,7 +241,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
       aggregateId: AUDIT_LOG_AGGREGATE_ID,
       data: { ...toDto(row) },
     });
-    this.logger.log(`Signed audit checkpoint at sequence ${sequence} with ${header.kid}`);
+    this.logger.log(`Signed audit checkpoint at sequence ${sequence} with ${jws.kid}`);
     return row;
   }
 }

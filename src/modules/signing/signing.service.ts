@@ -18,7 +18,11 @@ import {
 } from 'src/modules/signing/signing-key.view';
 import type { Signer, SigningAlgorithm } from 'src/modules/signing/signer';
 import { KEY_PURPOSES } from 'src/modules/signing/signing-key.entity';
-import type { KeyPurpose, SigningKeyEntity } from 'src/modules/signing/signing-key.entity';
+import type {
+  KeyPurpose,
+  KeyState,
+  SigningKeyEntity,
+} from 'src/modules/signing/signing-key.entity';
 import { SigningKeyRepository } from 'src/modules/signing/signing-key.repository';
 import {
   NoActiveSigningKey,
@@ -30,8 +34,16 @@ import {
 import type { Actor } from 'src/platform/auth/actor';
 import { systemActor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
+import { undefinedTable } from 'src/platform/database/pg-errors';
 import { Readiness } from 'src/platform/health/readiness';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
+
+export interface SignedJws {
+  /** `header.payload.signature`. */
+  readonly compact: string;
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+}
 
 export interface Signature {
   readonly kid: string;
@@ -40,7 +52,6 @@ export interface Signature {
 }
 
 const DAY_MS = 86_400_000;
-const UNDEFINED_TABLE = '42P01';
 
 /**
  * The key ring: which key signs for each purpose (license files and validations, webhooks, audit
@@ -89,7 +100,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       // With DATABASE_MIGRATE_ON_BOOT=false the schema may arrive after the boot (a separate migration
       // job): serve what needs no key, stay not-ready, and create the keys on a later refresh.
-      if ((error as { code?: string }).code !== UNDEFINED_TABLE) {
+      if (!undefinedTable(error)) {
         throw error;
       }
       this.logger.error(
@@ -115,15 +126,8 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
 
   /** Signs with the purpose's ACTIVE key. No database access: the ring is in memory. */
   async sign(purpose: KeyPurpose, message: Buffer): Promise<Signature> {
-    const key = this.active.get(purpose);
-    if (key === undefined) {
-      throw new NoActiveSigningKey(purpose);
-    }
-    return {
-      kid: key.kid,
-      alg: key.algorithm,
-      signature: await this.signer.sign(handle(key), message),
-    };
+    const key = this.activeKey(purpose);
+    return { kid: key.kid, alg: key.algorithm, signature: await this.signWith(key, message) };
   }
 
   /** A compact JWS (RFC 7515) over `payload`, with `kid` in the protected header. */
@@ -131,17 +135,26 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     purpose: KeyPurpose,
     payload: Buffer,
     header: Record<string, unknown> = {},
-  ): Promise<string> {
-    const key = this.active.get(purpose);
-    if (key === undefined) {
-      throw new NoActiveSigningKey(purpose);
-    }
+  ): Promise<SignedJws> {
+    const key = this.activeKey(purpose);
     const protectedHeader = base64url(
       JSON.stringify({ alg: key.algorithm, kid: key.kid, ...header }),
     );
     const signingInput = `${protectedHeader}.${base64url(payload)}`;
     const signature = await this.signWith(key, Buffer.from(signingInput));
-    return `${signingInput}.${signature.toString('base64url')}`;
+    return {
+      compact: `${signingInput}.${signature.toString('base64url')}`,
+      kid: key.kid,
+      alg: key.algorithm,
+    };
+  }
+
+  private activeKey(purpose: KeyPurpose): SigningKeyEntity {
+    const key = this.active.get(purpose);
+    if (key === undefined) {
+      throw new NoActiveSigningKey(purpose);
+    }
+    return key;
   }
 
   private async signWith(key: SigningKeyEntity, message: Buffer): Promise<Buffer> {
@@ -193,25 +206,8 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     if (purpose === 'webhook' && algorithm !== 'EdDSA') {
       throw new SigningAlgorithmNotAllowed(purpose, algorithm);
     }
-    const now = this.clock.now();
-    const kid = newKid(purpose, now);
-    const generated = await this.signer.generate(kid, algorithm);
     const key = await this.keys.transaction(async (tx) => {
-      const created = await this.keys.create(tx, {
-        kid,
-        purpose,
-        algorithm,
-        backend: this.signer.backend,
-        state: 'PENDING',
-        publicJwk: generated.publicJwk,
-        hsmLabel: generated.hsmLabel,
-        privateKeySealed: generated.privateKeySealed,
-        createdAt: now,
-        activatedAt: null,
-        retiringAt: null,
-        retiredAt: null,
-        revokedAt: null,
-      });
+      const created = await this.createKey(tx, purpose, algorithm, 'PENDING');
       await this.announce(tx, actor, 'signing-key.created', created);
       return created;
     });
@@ -255,44 +251,44 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Stops publishing the key after the retention period. The ACTIVE key must be replaced first. */
-  async retire(actor: Actor, kid: string): Promise<SigningKeyDto> {
-    const key = await this.keys.transaction(async (tx) => {
-      const key = await this.requireKey(tx, kid);
-      if (key.state === 'ACTIVE' || key.state === 'RETIRED' || key.state === 'REVOKED') {
-        throw new SigningKeyStateConflict(
-          kid,
-          key.state,
-          key.state === 'ACTIVE' ? 'retired before another key is activated' : 'retired now',
-        );
-      }
-      key.state = 'RETIRED';
-      key.retiredAt = this.clock.now();
-      const saved = await this.keys.save(tx, key);
-      await this.announce(tx, actor, 'signing-key.retired', saved);
-      return saved;
-    });
-    await this.reload();
-    return toView(key);
+  retire(actor: Actor, kid: string): Promise<SigningKeyDto> {
+    // A revoked key stays revoked: retiring it would publish it again.
+    return this.end(actor, kid, 'RETIRED', ['ACTIVE', 'RETIRED', 'REVOKED']);
   }
 
   /**
    * For a compromised key: out of the JWKS at once, so nothing it signed verifies any more (files signed
    * before the compromise included: reissue them). The ACTIVE key must be replaced first (rotate).
    */
-  async revoke(actor: Actor, kid: string): Promise<SigningKeyDto> {
+  revoke(actor: Actor, kid: string): Promise<SigningKeyDto> {
+    return this.end(actor, kid, 'REVOKED', ['ACTIVE', 'REVOKED']);
+  }
+
+  /** Retires or revokes `kid`; refused in the `refusedIn` states (always ACTIVE: replace it first). */
+  private async end(
+    actor: Actor,
+    kid: string,
+    to: 'RETIRED' | 'REVOKED',
+    refusedIn: readonly KeyState[],
+  ): Promise<SigningKeyDto> {
+    const verb = to.toLowerCase();
     const key = await this.keys.transaction(async (tx) => {
       const key = await this.requireKey(tx, kid);
-      if (key.state === 'ACTIVE' || key.state === 'REVOKED') {
+      if (refusedIn.includes(key.state)) {
         throw new SigningKeyStateConflict(
           kid,
           key.state,
-          key.state === 'ACTIVE' ? 'revoked before another key is activated' : 'revoked again',
+          key.state === 'ACTIVE' ? `${verb} before another key is activated` : `${verb} now`,
         );
       }
-      key.state = 'REVOKED';
-      key.revokedAt = this.clock.now();
+      key.state = to;
+      if (to === 'RETIRED') {
+        key.retiredAt = this.clock.now();
+      } else {
+        key.revokedAt = this.clock.now();
+      }
       const saved = await this.keys.save(tx, key);
-      await this.announce(tx, actor, 'signing-key.revoked', saved);
+      await this.announce(tx, actor, `signing-key.${verb}`, saved);
       return saved;
     });
     await this.reload();
@@ -331,32 +327,41 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
         if ((await this.keys.getActive(tx, purpose)) !== null) {
           continue;
         }
-        const now = this.clock.now();
-        const kid = newKid(purpose, now);
-        const algorithm = this.defaultAlgorithm(purpose);
-        const generated = await this.signer.generate(kid, algorithm);
-        const key = await this.keys.create(tx, {
-          kid,
-          purpose,
-          algorithm,
-          backend: this.signer.backend,
-          state: 'ACTIVE',
-          publicJwk: generated.publicJwk,
-          hsmLabel: generated.hsmLabel,
-          privateKeySealed: generated.privateKeySealed,
-          createdAt: now,
-          activatedAt: now,
-          retiringAt: null,
-          retiredAt: null,
-          revokedAt: null,
-        });
+        const key = await this.createKey(tx, purpose, this.defaultAlgorithm(purpose), 'ACTIVE');
         this.logger.log(
-          `Created the first ${purpose} signing key ${kid} (${algorithm}, ${key.backend})`,
+          `Created the first ${purpose} signing key ${key.kid} (${key.algorithm}, ${key.backend})`,
         );
         await this.announce(tx, systemActor(), 'signing-key.activated', key, { replaces: null });
       }
     });
     await this.reload();
+  }
+
+  /** Generates a key pair in the signer (inside the HSM for pkcs11) and adds it to the ring. */
+  private async createKey(
+    tx: EntityManager,
+    purpose: KeyPurpose,
+    algorithm: SigningAlgorithm,
+    state: 'PENDING' | 'ACTIVE',
+  ): Promise<SigningKeyEntity> {
+    const now = this.clock.now();
+    const kid = newKid(purpose, now);
+    const generated = await this.signer.generate(kid, algorithm);
+    return this.keys.create(tx, {
+      kid,
+      purpose,
+      algorithm,
+      backend: this.signer.backend,
+      state,
+      publicJwk: generated.publicJwk,
+      hsmLabel: generated.hsmLabel,
+      privateKeySealed: generated.privateKeySealed,
+      createdAt: now,
+      activatedAt: state === 'ACTIVE' ? now : null,
+      retiringAt: null,
+      retiredAt: null,
+      revokedAt: null,
+    });
   }
 
   private defaultAlgorithm(purpose: KeyPurpose): SigningAlgorithm {

@@ -22,6 +22,11 @@ export function foreignKeyViolation(error: unknown, constraint?: string): boolea
   );
 }
 
+/** True when `error` is PostgreSQL's undefined_table (42P01): the schema is not migrated yet. */
+export function undefinedTable(error: unknown): boolean {
+  return pgErrorOf(error).code === '42P01';
+}
+
 /** True when `error` is a unique violation (23505), on `constraint` if one is named. */
 export function uniqueViolation(error: unknown, constraint?: string): boolean {
   const { code, constraint: name } = pgErrorOf(error);
