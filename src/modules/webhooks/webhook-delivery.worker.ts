@@ -16,6 +16,7 @@ import { WebhookSigner } from 'src/modules/webhooks/webhook-signer';
 import type { WebhookMessage } from 'src/modules/webhooks/webhook-signer';
 import { Clock } from 'src/platform/clock';
 import { OUTBOX_CHANNEL } from 'src/platform/outbox/outbox.repository';
+import { withTimeout } from 'src/platform/with-timeout';
 
 const FAN_OUT_BATCH = 500;
 const PRUNE_BATCH = 1_000;
@@ -214,7 +215,11 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       }
       let message: WebhookMessage;
       try {
-        message = await withTimeout(this.signer.message(delivery, startedAt), SIGNING_TIMEOUT_MS);
+        message = await withTimeout(
+          this.signer.message(delivery, startedAt),
+          SIGNING_TIMEOUT_MS,
+          () => new Error(`Signing took longer than ${SIGNING_TIMEOUT_MS} ms`),
+        );
       } catch (error) {
         await this.defer(delivery, startedAt, error);
         return;
@@ -335,13 +340,4 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       this.logger.warn(`${message}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-}
-
-/** `work`, or a rejection once `ms` have passed (the work itself cannot be cancelled: its result is dropped). */
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Signing took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -10,6 +10,7 @@ import type { HealthCheckResult } from '@nestjs/terminus';
 
 import { Public } from 'src/platform/auth/public.decorator';
 import { Readiness } from 'src/platform/health/readiness';
+import { withTimeout } from 'src/platform/with-timeout';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
@@ -40,7 +41,11 @@ export class HealthController {
       ...this.readiness.entries().map(([name, check]) => async () => {
         const indicator = this.indicators.check(name);
         try {
-          await withTimeout(check(), CHECK_TIMEOUT_MS);
+          await withTimeout(
+            check(),
+            CHECK_TIMEOUT_MS,
+            () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`),
+          );
           return indicator.up();
         } catch (error) {
           return indicator.down({ message: (error as Error).message });
@@ -48,12 +53,4 @@ export class HealthController {
       }),
     ]);
   }
-}
-
-function withTimeout(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
