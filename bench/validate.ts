@@ -4,6 +4,11 @@
  * (b) a minimal reference route doing the same license lookup with one raw prepared pg query and no
  * framework, all measured in one run on 127.0.0.1. The load generator runs in its own process
  * (bench/load.ts). `--hsm` signs in a throwaway SoftHSM2 token instead of the software signer.
+ *
+ * `--metrics [--rounds 3]`: the same route on two instances of the app over one database, one with
+ * metrics off and one with metrics on (and scraped every second, 15x Prometheus's default pace), loaded in
+ * alternating rounds (off, on, off, on, ...) so drift of the machine hits both alike; prints the ratio of
+ * the median throughputs (target >= 0.95).
  */
 import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
@@ -24,6 +29,7 @@ import { VALIDATION_QUERY } from 'src/modules/licenses/license.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { startEmbeddedPostgres, withDatabase } from 'src/platform/database/embedded-postgres';
+import { MetricsServer } from 'src/platform/metrics/metrics.server';
 import { freePortFor } from './ports';
 import { softHsmToken } from './softhsm';
 
@@ -48,6 +54,9 @@ async function main(): Promise<void> {
       hsm: { type: 'boolean', default: false },
       // Algorithm of the license key that signs the answers: EdDSA (default) or ES256.
       algorithm: { type: 'string', default: 'EdDSA' },
+      // Metrics on vs off, in alternating rounds.
+      metrics: { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '3' },
     },
   });
   const seconds = Number(values.seconds);
@@ -62,27 +71,25 @@ async function main(): Promise<void> {
     log: () => undefined,
   });
   const token = values.hsm ? softHsmToken(parent) : undefined;
-  const config = loadConfig(
-    {
-      ...(token === undefined
-        ? {}
-        : {
-            PKCS11_MODULE: token.modulePath,
-            PKCS11_TOKEN_LABEL: token.label,
-            PKCS11_PIN: token.pin,
-          }),
-      SIGNING_ALGORITHM: values.algorithm,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'silent',
-      DATA_DIR: parent,
-      JWT_SECRET: randomUUID() + randomUUID(),
-      ENCRYPTION_KEY: randomUUID() + randomUUID(),
-      HASHING_KEY: randomUUID() + randomUUID(),
-      RATE_LIMIT_VALIDATE_PER_MINUTE: '100000000',
-      DATABASE_POOL_SIZE: '20',
-    },
-    parent,
-  );
+  const env = {
+    ...(token === undefined
+      ? {}
+      : {
+          PKCS11_MODULE: token.modulePath,
+          PKCS11_TOKEN_LABEL: token.label,
+          PKCS11_PIN: token.pin,
+        }),
+    SIGNING_ALGORITHM: values.algorithm,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'silent',
+    DATA_DIR: parent,
+    JWT_SECRET: randomUUID() + randomUUID(),
+    ENCRYPTION_KEY: randomUUID() + randomUUID(),
+    HASHING_KEY: randomUUID() + randomUUID(),
+    RATE_LIMIT_VALIDATE_PER_MINUTE: '100000000',
+    DATABASE_POOL_SIZE: '20',
+  };
+  const config = loadConfig(env, parent);
   const url = withDatabase(database.url, 'postgres');
   const app = await createApp(config, url);
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -116,6 +123,19 @@ async function main(): Promise<void> {
       bodiesFile,
     ); // warm-up
     await load(`http://127.0.0.1:${referencePort}/validate`, connections, 2, bodiesFile);
+    if (values.metrics) {
+      await compareMetrics(
+        env,
+        parent,
+        url,
+        appPort,
+        connections,
+        seconds,
+        Number(values.rounds),
+        bodiesFile,
+      );
+      return;
+    }
     if (values['only-validate']) {
       const only = await load(
         `http://127.0.0.1:${appPort}/v1/licenses/actions/validate-key`,
@@ -168,6 +188,77 @@ async function main(): Promise<void> {
     rmSync(parent, { recursive: true, force: true });
   }
   process.exit(0);
+}
+
+/**
+ * Metrics off (the app already listening on `offPort`) against metrics on (a second app on the same
+ * database, scraped every second), in alternating rounds; the ratio of the medians.
+ */
+async function compareMetrics(
+  env: Record<string, string>,
+  parent: string,
+  url: string,
+  offPort: number,
+  connections: number,
+  seconds: number,
+  rounds: number,
+  bodiesFile: string,
+): Promise<void> {
+  const metricsToken = randomUUID() + randomUUID();
+  const onApp = await createApp(
+    loadConfig({ ...env, METRICS_PORT: '0', METRICS_TOKEN: metricsToken }, parent),
+    url,
+  );
+  await onApp.listen({ host: '127.0.0.1', port: 0 });
+  const onPort = (onApp.getHttpServer().address() as AddressInfo).port;
+  const metricsPort = onApp.get(MetricsServer, { strict: false }).port();
+  const scrapeUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  let scrapes = 0;
+  let lastScrape = '';
+  const scrape = async () => {
+    const response = await fetch(scrapeUrl, {
+      headers: { authorization: `Bearer ${metricsToken}` },
+    });
+    if (response.status !== 200) {
+      throw new Error(`scrape answered ${response.status}`);
+    }
+    lastScrape = await response.text();
+    scrapes += 1;
+  };
+  const target = (port: number) => `http://127.0.0.1:${port}/v1/licenses/actions/validate-key`;
+  try {
+    await load(target(onPort), connections, 2, bodiesFile); // warm-up of the second instance
+    const off: Load[] = [];
+    const on: Load[] = [];
+    for (let round = 1; round <= rounds; round += 1) {
+      off.push(await load(target(offPort), connections, seconds, bodiesFile));
+      const scraper = setInterval(() => void scrape().catch(() => undefined), 1_000);
+      try {
+        on.push(await load(target(onPort), connections, seconds, bodiesFile));
+      } finally {
+        clearInterval(scraper);
+      }
+      const [a, b] = [off[off.length - 1], on[on.length - 1]];
+      process.stdout.write(
+        `round ${round}: metrics off ${a.rps.toFixed(0).padStart(6)} req/s p50 ${a.p50} ms p99 ${a.p99} ms | ` +
+          `on ${b.rps.toFixed(0).padStart(6)} req/s p50 ${b.p50} ms p99 ${b.p99} ms ` +
+          `(non-2xx ${a.non2xx + b.non2xx}, errors ${a.errors + b.errors})\n`,
+      );
+    }
+    await scrape();
+    const median = (loads: Load[]) => {
+      const sorted = loads.map((l) => l.rps).sort((x, y) => x - y);
+      return sorted[Math.floor(sorted.length / 2)];
+    };
+    const counted = /^tessera_license_validations_total\{code="VALID"\} (\d+)/m.exec(lastScrape);
+    process.stdout.write(
+      `median metrics off ${median(off).toFixed(0)} req/s, on ${median(on).toFixed(0)} req/s; ` +
+        `${scrapes} scrapes of ${Buffer.byteLength(lastScrape)} bytes; VALID validations counted: ${counted?.[1] ?? '?'}\n` +
+        `ratio metrics on/off: ${(median(on) / median(off)).toFixed(3)} (target >= 0.95)\n`,
+    );
+  } finally {
+    await onApp.close();
+  }
 }
 
 /** One product, policy and customer, then `count` licenses with known keys (as issuing would store them). */

@@ -11,6 +11,7 @@ import { DatabaseModule } from 'src/platform/database/database.module';
 import { ProblemFilter } from 'src/platform/errors/problem.filter';
 import { HealthModule } from 'src/platform/health/health.module';
 import { LoggingModule } from 'src/platform/logging/logging.module';
+import { MetricsModule } from 'src/platform/metrics/metrics.module';
 import { OutboxModule } from 'src/platform/outbox/outbox.module';
 import { PlatformModule } from 'src/platform/platform.module';
 import { EtagInterceptor } from 'src/platform/http/etag';
@@ -41,6 +42,7 @@ export class AppModule {
         DatabaseModule.forRoot(config, databaseUrl),
         PlatformModule,
         OutboxModule,
+        MetricsModule,
         RateLimitModule,
         HealthModule,
         AuditModule,

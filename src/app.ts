@@ -13,6 +13,8 @@ import { refuseNulCharacters } from 'src/platform/http/input-characters';
 import { setupOpenApi } from 'src/platform/http/openapi';
 import { requestIdFor } from 'src/platform/http/request-id';
 import { registerResponseHeaders } from 'src/platform/http/security-headers';
+import { instrumentHttp } from 'src/platform/metrics/http-metrics';
+import { Metrics } from 'src/platform/metrics/metrics';
 import { packageVersion } from 'src/platform/version';
 
 /** Builds the whole HTTP application; `main.ts` listens with it, and so do the e2e tests. */
@@ -46,6 +48,10 @@ export async function createApp(
   app.useLogger(app.get(Logger));
 
   const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(Metrics);
+  if (metrics.enabled) {
+    instrumentHttp(fastify, metrics);
+  }
   registerResponseHeaders(fastify);
   closeConnectionsWhileClosing(fastify);
   // JSON is the only request body the API takes; anything else is a 415 problem, not a silent string.

@@ -59,6 +59,16 @@ export interface AppConfig {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   };
   readonly telemetry: { readonly otlpEndpoint: string | undefined; readonly serviceName: string };
+  /** Prometheus metrics, served on a listener of their own (never on the public one). */
+  readonly metrics: {
+    /** Absent: metrics are off (no listener, no collection, no HTTP hook). 0: any free port. */
+    readonly port: number | undefined;
+    readonly host: string;
+    /** Bearer token scrapers must present; required when `host` is not a loopback address. */
+    readonly token: Buffer | undefined;
+    /** How often the gauges that need the database are recomputed (one aggregate query each). */
+    readonly refreshSeconds: number;
+  };
   readonly webhooks: {
     /** Run the delivery dispatcher in this process; several processes may run it against one database. */
     readonly dispatcherEnabled: boolean;
@@ -165,12 +175,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
 
   const signing = readSigning(read, problems);
   const webhooks = readWebhooks(read, problems, nodeEnv);
+  const httpPort = read.int('PORT', 3000, 0, 65535);
+  const metrics = readMetrics(read, problems, httpPort);
 
   const config: AppConfig = {
     env: nodeEnv,
     http: {
       host,
-      port: read.int('PORT', 3000, 0, 65535),
+      port: httpPort,
       bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
       trustProxy: read.trustProxy('TRUST_PROXY'),
       corsOrigins,
@@ -214,6 +226,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       otlpEndpoint,
       serviceName: read.string('OTEL_SERVICE_NAME', 'tessera'),
     },
+    metrics,
     signing,
     webhooks,
   };
@@ -329,6 +342,54 @@ function readWebhooks(
     disableAfterDays: read.int('WEBHOOK_DISABLE_AFTER_DAYS', 5, 1, 90),
     retentionDays: read.int('WEBHOOK_RETENTION_DAYS', 30, 1, 3_650),
   };
+}
+
+const METRICS_TOKEN_MIN_BYTES = 32;
+
+function readMetrics(read: EnvReader, problems: string[], httpPort: number): AppConfig['metrics'] {
+  const port =
+    read.optional('METRICS_PORT') === undefined ? undefined : read.int('METRICS_PORT', 0, 0, 65535);
+  const host = read.string('METRICS_HOST', '127.0.0.1');
+  if (host !== 'localhost' && isIP(host) === 0) {
+    problems.push(`METRICS_HOST: "${host}" is not an IP address or "localhost"`);
+  }
+  const tokenText = read.optionalSecret('METRICS_TOKEN');
+  const token = tokenText === undefined ? undefined : Buffer.from(tokenText, 'utf8');
+  if (token !== undefined && token.length < METRICS_TOKEN_MIN_BYTES) {
+    problems.push(
+      `METRICS_TOKEN: must be at least ${METRICS_TOKEN_MIN_BYTES} bytes (got ${token.length})`,
+    );
+  }
+  if (port === undefined) {
+    // Settings for a listener that does not exist: the operator believes metrics are on (or protected).
+    for (const name of ['METRICS_HOST', 'METRICS_TOKEN', 'METRICS_TOKEN_FILE']) {
+      if (read.optional(name) !== undefined) {
+        problems.push(`${name}: has no effect without METRICS_PORT (metrics are off)`);
+      }
+    }
+  } else {
+    if (port !== 0 && port === httpPort) {
+      problems.push(
+        `METRICS_PORT: ${port} is the API's PORT; metrics need a listener of their own`,
+      );
+    }
+    if (token === undefined && !isLoopback(host)) {
+      // Beyond this host (a pod network) the listener needs a credential: the network is no boundary.
+      problems.push(
+        `METRICS_TOKEN: required when METRICS_HOST (${host}) is not a loopback address (or METRICS_TOKEN_FILE)`,
+      );
+    }
+  }
+  return {
+    port,
+    host,
+    token,
+    refreshSeconds: read.int('METRICS_REFRESH_SECONDS', 15, 1, 3_600),
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 const SECRET_KEYS = {

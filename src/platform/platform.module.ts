@@ -5,20 +5,22 @@ import type { AppConfig } from 'src/config/app-config';
 import { Clock } from 'src/platform/clock';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { Readiness } from 'src/platform/health/readiness';
+import { Metrics } from 'src/platform/metrics/metrics';
 
 /** Cross-cutting services every module may inject: the clock, the keyed hash of bearer secrets,
- * and the registry of readiness checks. */
+ * the registry of readiness checks and the metrics registry. */
 @Global()
 @Module({
   providers: [
     Clock,
     Readiness,
+    Metrics,
     {
       provide: KeyedHash,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => new KeyedHash(config.secrets.hashing),
     },
   ],
-  exports: [Clock, KeyedHash, Readiness],
+  exports: [Clock, KeyedHash, Readiness, Metrics],
 })
 export class PlatformModule {}

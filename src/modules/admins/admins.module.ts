@@ -16,6 +16,7 @@ import {
 import { AdminRepository } from 'src/modules/admins/admin.repository';
 import { AdminService } from 'src/modules/admins/admin.service';
 import { AuthController } from 'src/modules/admins/auth.controller';
+import { AuthMetrics } from 'src/modules/admins/auth.metrics';
 import { AuthService } from 'src/modules/admins/auth.service';
 import {
   AuditedSecurityEvents,
@@ -49,6 +50,7 @@ import { CredentialsResolver, SecurityEvents } from 'src/platform/auth/credentia
     AdminRepository,
     AdminService,
     AuthService,
+    AuthMetrics,
     MfaService,
     TokenService,
     JwtStrategy,

@@ -14,6 +14,8 @@ import {
   WeakPassword,
 } from 'src/modules/admins/admin.errors';
 import { AdminRepository } from 'src/modules/admins/admin.repository';
+import { AuthMetrics } from 'src/modules/admins/auth.metrics';
+import type { SignInStep } from 'src/modules/admins/auth.metrics';
 import { MfaService } from 'src/modules/admins/mfa.service';
 import {
   decoyPasswordHash,
@@ -42,6 +44,7 @@ export class AuthService {
     private readonly audit: AuditService,
     private readonly hash: KeyedHash,
     private readonly clock: Clock,
+    private readonly metrics: AuthMetrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -58,12 +61,7 @@ export class AuthService {
       password,
     );
     if (admin === null || !passwordOk || admin.status !== 'active') {
-      await this.admins.recordFailure(
-        throttleKey,
-        this.clock.now(),
-        this.config.auth.lockoutThreshold,
-        this.config.auth.lockoutBaseSeconds,
-      );
+      await this.recordFailure('password', throttleKey);
       await this.audit.recordAlone(anonymous(meta), {
         action: 'auth.login-failed',
         targetType: 'admin',
@@ -95,12 +93,7 @@ export class AuthService {
     }
     const accepted = await this.mfa.acceptSecondFactor(admin, input.code, input.recoveryCode);
     if (!accepted) {
-      await this.admins.recordFailure(
-        throttleKey,
-        this.clock.now(),
-        this.config.auth.lockoutThreshold,
-        this.config.auth.lockoutBaseSeconds,
-      );
+      await this.recordFailure('mfa', throttleKey);
       await this.audit.recordAlone(anonymous(meta), {
         action: 'auth.mfa-failed',
         targetType: 'admin',
@@ -281,6 +274,20 @@ export class AuthService {
       refreshToken,
       sessionId: session.id,
     };
+  }
+
+  /** Counts a failure against `key`; from the threshold on, each one starts a (longer) lockout. */
+  private async recordFailure(step: SignInStep, key: string): Promise<void> {
+    const failures = await this.admins.recordFailure(
+      key,
+      this.clock.now(),
+      this.config.auth.lockoutThreshold,
+      this.config.auth.lockoutBaseSeconds,
+    );
+    this.metrics.failures[step].inc();
+    if (failures >= this.config.auth.lockoutThreshold) {
+      this.metrics.lockouts[step].inc();
+    }
   }
 
   private async refuseWhileLocked(key: string): Promise<void> {

@@ -13,6 +13,7 @@ import {
   NoPendingEnrollment,
 } from 'src/modules/admins/admin.errors';
 import { AdminRepository } from 'src/modules/admins/admin.repository';
+import { AuthMetrics } from 'src/modules/admins/auth.metrics';
 import { acceptTotp, newTotpSecret, totpUri } from 'src/modules/admins/totp';
 import { AuditService } from 'src/modules/audit/audit.service';
 import type { Actor } from 'src/platform/auth/actor';
@@ -35,6 +36,7 @@ export class MfaService {
     private readonly audit: AuditService,
     private readonly hash: KeyedHash,
     private readonly clock: Clock,
+    private readonly metrics: AuthMetrics,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.box = new SecretBox(config.secrets.encryption, 'totp-secret');
@@ -151,6 +153,7 @@ export class MfaService {
         throw new MfaNotEnabled();
       }
       if ((await this.acceptCode(admin, code)) === null) {
+        this.metrics.failures['step-up'].inc();
         await this.audit.recordAlone(actor, {
           action: 'auth.mfa-failed',
           targetType: 'admin',

@@ -6,6 +6,7 @@ import { LicenseActionsController } from 'src/modules/licenses/license-actions.c
 import { LicenseFileController } from 'src/modules/licenses/license-file.controller';
 import { LicenseFileService } from 'src/modules/licenses/license-file.service';
 import { LicenseController } from 'src/modules/licenses/license.controller';
+import { LicenseMetrics } from 'src/modules/licenses/license.metrics';
 import { LicenseEntity, MachineEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import { LicenseService } from 'src/modules/licenses/license.service';
@@ -38,6 +39,7 @@ import { SigningModule } from 'src/modules/signing/signing.module';
   // The validation hot path is ValidationRoute, a plain Fastify route registered by createApp.
   providers: [
     LicenseRepository,
+    LicenseMetrics,
     PolicyService,
     LicenseService,
     MachineService,

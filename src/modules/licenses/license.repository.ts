@@ -133,6 +133,44 @@ export class LicenseRepository {
     );
   }
 
+  // ---- Metrics ----
+
+  /**
+   * Seats per policy for the metrics gauges: machines in use, and seats the ACTIVE unexpired licenses allow
+   * (their override, else the policy's limit; Infinity when one is unlimited). One aggregate over licenses
+   * and machines, run on the metrics refresh interval, never per scrape.
+   */
+  async seatUsage(): Promise<
+    Array<{ policyId: string; policyName: string; inUse: number; allowed: number }>
+  > {
+    const rows = await this.pool.query<{
+      policy_id: string;
+      policy_name: string;
+      in_use: number;
+      allowed: number | null;
+      unlimited: boolean | null;
+    }>(
+      `SELECT p.id AS policy_id, p.name AS policy_name, COALESCE(u.in_use, 0)::int AS in_use,
+              a.allowed::float8 AS allowed, a.unlimited
+       FROM policies p
+       LEFT JOIN (SELECT l.policy_id, count(*) AS in_use
+                  FROM machines m JOIN licenses l ON l.id = m.license_id
+                  GROUP BY l.policy_id) u ON u.policy_id = p.id
+       LEFT JOIN (SELECT l.policy_id,
+                         sum(COALESCE(l.max_machines_override, lp.max_machines)) AS allowed,
+                         bool_or(COALESCE(l.max_machines_override, lp.max_machines) IS NULL) AS unlimited
+                  FROM licenses l JOIN policies lp ON lp.id = l.policy_id
+                  WHERE l.status = 'ACTIVE' AND (l.expires_at IS NULL OR l.expires_at > now())
+                  GROUP BY l.policy_id) a ON a.policy_id = p.id`,
+    );
+    return rows.rows.map((row) => ({
+      policyId: row.policy_id,
+      policyName: row.policy_name,
+      inUse: row.in_use,
+      allowed: row.unlimited === true ? Infinity : (row.allowed ?? 0),
+    }));
+  }
+
   // ---- Policies ----
 
   createPolicy(tx: EntityManager, policy: Partial<PolicyEntity>): Promise<PolicyEntity> {

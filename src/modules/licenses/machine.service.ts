@@ -13,6 +13,7 @@ import {
   MachineNotFound,
   TooManyMachines,
 } from 'src/modules/licenses/license.errors';
+import { LicenseMetrics } from 'src/modules/licenses/license.metrics';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import { PolicyService } from 'src/modules/licenses/policy.service';
 import type { Actor } from 'src/platform/auth/actor';
@@ -37,6 +38,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
     private readonly audit: AuditService,
     private readonly outbox: OutboxRepository,
     private readonly clock: Clock,
+    private readonly metrics: LicenseMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -54,7 +56,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
 
   async activate(actor: Actor, input: ActivateMachineDto): Promise<MachineDto> {
     try {
-      return await this.repository.transaction(async (tx) => {
+      const activated = await this.repository.transaction(async (tx) => {
         const license = await this.repository.getLicense(tx, input.licenseId, true);
         if (license === null) {
           throw new LicenseNotFound();
@@ -100,6 +102,9 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
         await this.record(tx, actor, 'machine.activated', null, dto);
         return dto;
       });
+      // Counted once committed: a rolled-back activation took no seat.
+      this.metrics.activations.inc();
+      return activated;
     } catch (error) {
       throw uniqueViolation(error, 'uq_machines_license_fingerprint')
         ? new FingerprintTaken()
@@ -114,6 +119,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
       await this.repository.deleteMachine(tx, id);
       await this.record(tx, actor, 'machine.deactivated', toMachineDto(machine), null);
     });
+    this.metrics.deactivations.manual.inc();
   }
 
   async heartbeat(actor: Actor, id: string): Promise<MachineDto> {
@@ -143,7 +149,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
    * Safe with several instances: rows are claimed with FOR UPDATE SKIP LOCKED. Returns how many it culled.
    */
   async cullDeadMachines(): Promise<number> {
-    return this.repository.transaction(async (tx) => {
+    const culled = await this.repository.transaction(async (tx) => {
       const dead = await this.repository.deadMachines(tx, this.clock.now(), CULL_BATCH);
       for (const machine of dead) {
         await this.repository.deleteMachine(tx, machine.id);
@@ -164,6 +170,8 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
       }
       return dead.length;
     });
+    this.metrics.deactivations.culled.inc(culled);
+    return culled;
   }
 
   private async require(

@@ -7,6 +7,7 @@ import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
 import { effectiveStatus, validateLicense } from 'src/modules/licenses/license-validation';
 import type { ValidationResultDto } from 'src/modules/licenses/license.dto';
 import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema';
+import { LicenseMetrics } from 'src/modules/licenses/license.metrics';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { Clock } from 'src/platform/clock';
@@ -28,6 +29,7 @@ export class ValidationService implements OnModuleInit, OnModuleDestroy {
     private readonly repository: LicenseRepository,
     private readonly hash: KeyedHash,
     private readonly clock: Clock,
+    private readonly metrics: LicenseMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -49,6 +51,7 @@ export class ValidationService implements OnModuleInit, OnModuleDestroy {
     const row = await this.repository.findForValidation(keyHash, scope.fingerprint ?? null);
     const now = this.clock.now();
     const decision = validateLicense(row, scope, now);
+    this.metrics.validations[decision.code].inc();
     if (row !== null) {
       this.pending.set(row.id, now);
     }

@@ -13,6 +13,7 @@ import type { Signer } from 'src/modules/signing/signer';
 import { JwksController, SigningKeyController } from 'src/modules/signing/signing-key.controller';
 import { SigningKeyEntity } from 'src/modules/signing/signing-key.entity';
 import { SigningKeyRepository } from 'src/modules/signing/signing-key.repository';
+import { SigningMetrics } from 'src/modules/signing/signing.metrics';
 import { SigningService } from 'src/modules/signing/signing.service';
 import { SoftwareSigner } from 'src/modules/signing/software.signer';
 
@@ -33,6 +34,7 @@ export function createSigner(config: AppConfig): Signer {
   providers: [
     { provide: SIGNER, inject: [APP_CONFIG], useFactory: createSigner },
     SigningKeyRepository,
+    SigningMetrics,
     SigningService,
     AuditCheckpointRepository,
     AuditCheckpointService,

@@ -16,7 +16,7 @@ import {
   toView,
   verifySignature,
 } from 'src/modules/signing/signing-key.view';
-import type { Signer, SigningAlgorithm } from 'src/modules/signing/signer';
+import type { GeneratedKey, Signer, SigningAlgorithm } from 'src/modules/signing/signer';
 import { KEY_PURPOSES } from 'src/modules/signing/signing-key.entity';
 import type {
   KeyPurpose,
@@ -24,6 +24,7 @@ import type {
   SigningKeyEntity,
 } from 'src/modules/signing/signing-key.entity';
 import { SigningKeyRepository } from 'src/modules/signing/signing-key.repository';
+import { SigningMetrics } from 'src/modules/signing/signing.metrics';
 import {
   NoActiveSigningKey,
   SignerUnavailable,
@@ -74,6 +75,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     private readonly outbox: OutboxRepository,
     private readonly clock: Clock,
     readiness: Readiness,
+    private readonly metrics: SigningMetrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     readiness.register('signer', async () => {
@@ -158,12 +160,16 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async signWith(key: SigningKeyEntity, message: Buffer): Promise<Buffer> {
+    const started = performance.now();
     try {
       return await this.signer.sign(handle(key), message);
     } catch (error) {
+      this.metrics.errors.sign.inc();
       // The cause (PKCS#11 return code, token name) is for operators, not for clients.
       this.logger.error(`signing with ${key.kid} failed: ${(error as Error).message}`);
       throw new SignerUnavailable();
+    } finally {
+      this.metrics.duration.sign.observe((performance.now() - started) / 1000);
     }
   }
 
@@ -346,7 +352,16 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
   ): Promise<SigningKeyEntity> {
     const now = this.clock.now();
     const kid = newKid(purpose, now);
-    const generated = await this.signer.generate(kid, algorithm);
+    const started = performance.now();
+    let generated: GeneratedKey;
+    try {
+      generated = await this.signer.generate(kid, algorithm);
+    } catch (error) {
+      this.metrics.errors.generate.inc();
+      throw error;
+    } finally {
+      this.metrics.duration.generate.observe((performance.now() - started) / 1000);
+    }
     return this.keys.create(tx, {
       kid,
       purpose,

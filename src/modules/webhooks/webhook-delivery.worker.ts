@@ -14,6 +14,7 @@ import { completionOf } from 'src/modules/webhooks/webhook-schedule';
 import { WebhookSender } from 'src/modules/webhooks/webhook-sender';
 import { WebhookSigner } from 'src/modules/webhooks/webhook-signer';
 import type { WebhookMessage } from 'src/modules/webhooks/webhook-signer';
+import { WebhookMetrics } from 'src/modules/webhooks/webhook.metrics';
 import { Clock } from 'src/platform/clock';
 import { OUTBOX_CHANNEL } from 'src/platform/outbox/outbox.repository';
 import { withTimeout } from 'src/platform/with-timeout';
@@ -53,6 +54,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     private readonly signer: WebhookSigner,
     private readonly clock: Clock,
     private readonly dataSource: DataSource,
+    private readonly metrics: WebhookMetrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -211,6 +213,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       const startedAt = this.clock.now();
       if (!delivery.enabled) {
         await this.queue.abandon(delivery, startedAt, 'Endpoint disabled');
+        this.metrics.attempts.abandoned.inc();
         return;
       }
       let message: WebhookMessage;
@@ -251,6 +254,10 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       if (settled === null) {
         return; // the lease ran out and another instance took the delivery over
       }
+      this.metrics.attempts[completion.kind].inc();
+      if (completion.kind === 'delivered') {
+        this.metrics.delivered(delivery.eventCreatedAt, finishedAt);
+      }
       if (result.statusCode === 410) {
         await this.endpoints.disableForDelivery(delivery.endpointId, 'gone', {
           deliveryId: delivery.id,
@@ -290,6 +297,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       { kind: 'deferred', nextAttemptAt: new Date(now.getTime() + SIGNING_RETRY_MS) },
       now,
     );
+    this.metrics.attempts.deferred.inc();
   }
 
   private failedTooLong(failingSince: Date, now: Date): boolean {

@@ -40,6 +40,16 @@ export interface AttemptRecord {
   readonly succeeded: boolean;
 }
 
+export interface WebhookQueueStats {
+  readonly pending: number;
+  readonly due: number;
+  readonly oldestDueSeconds: number;
+  /** Enabled endpoints whose deliveries fail without a success since `failing_since`. */
+  readonly failing: number;
+  /** Disabled endpoints by reason (manual, gone, failing); reasons with none are absent. */
+  readonly disabled: Partial<Record<string, number>>;
+}
+
 /** What becomes of the delivery after an attempt. */
 export type Completion =
   | { readonly kind: 'delivered' }
@@ -270,6 +280,30 @@ export class WebhookQueueRepository implements OnApplicationShutdown {
       [cutoff, limit],
     );
     return Number(row.n);
+  }
+
+  /**
+   * The queue at a glance, for the metrics gauges: pending deliveries (from the partial index of pending
+   * rows), those due now and how late the oldest of them is, and endpoints disabled (by reason) or failing.
+   */
+  async stats(now: Date): Promise<WebhookQueueStats> {
+    const [row] = await this.dataSource.query<
+      Array<Omit<WebhookQueueStats, 'disabled'> & { disabled: Record<string, number> | null }>
+    >(
+      `SELECT
+         (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending')::int AS pending,
+         d.due, d.oldest_due_seconds AS "oldestDueSeconds",
+         (SELECT count(*) FROM webhook_endpoints WHERE enabled AND failing_since IS NOT NULL)::int AS failing,
+         (SELECT jsonb_object_agg(disabled_reason, n) FROM (
+            SELECT disabled_reason, count(*)::int AS n FROM webhook_endpoints
+            WHERE NOT enabled GROUP BY disabled_reason) r) AS disabled
+       FROM (SELECT count(*)::int AS due,
+                    COALESCE(EXTRACT(EPOCH FROM $1::timestamptz - min(next_attempt_at)), 0)::float8
+                      AS oldest_due_seconds
+             FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1) d`,
+      [now],
+    );
+    return { ...row, disabled: row.disabled ?? {} };
   }
 
   private async run<T>(sql: string, params: unknown[] = []): Promise<T[]> {

@@ -20,6 +20,7 @@ import { WebhookEndpointRepository } from 'src/modules/webhooks/webhook-endpoint
 import { WebhookEndpointService } from 'src/modules/webhooks/webhook-endpoint.service';
 import { WebhookQueueRepository } from 'src/modules/webhooks/webhook-queue.repository';
 import { WebhookSender } from 'src/modules/webhooks/webhook-sender';
+import { WebhookMetrics } from 'src/modules/webhooks/webhook.metrics';
 import { WebhookSigner } from 'src/modules/webhooks/webhook-signer';
 import { packageVersion } from 'src/platform/version';
 
@@ -55,6 +56,7 @@ import { packageVersion } from 'src/platform/version';
     WebhookEndpointRepository,
     WebhookDeliveryRepository,
     WebhookQueueRepository,
+    WebhookMetrics,
     WebhookEndpointService,
     WebhookDeliveryService,
     WebhookSigner,

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 
 import { OutboxEventEntity } from 'src/platform/outbox/outbox-event.entity';
@@ -15,6 +16,18 @@ export interface NewOutboxEvent {
 
 @Injectable()
 export class OutboxRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Events not yet fanned out, and the age of the oldest: read from the partial index of pending rows. */
+  async backlog(): Promise<{ events: number; oldestAgeSeconds: number }> {
+    const [row] = await this.dataSource.query<{ events: number; age: number }[]>(
+      `SELECT count(*)::int AS events,
+              COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age
+       FROM outbox_events WHERE dispatched_at IS NULL`,
+    );
+    return { events: row.events, oldestAgeSeconds: Math.max(0, row.age) };
+  }
+
   /**
    * Appends an event inside the caller's transaction. The per-aggregate sequence is taken under a
    * transaction-scoped advisory lock on the aggregate, so concurrent writers never share a number. The lock

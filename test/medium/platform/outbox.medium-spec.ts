@@ -10,13 +10,14 @@ import { testConfig } from 'test/support/test-config';
 
 describe('OutboxRepository', () => {
   let dataSource: DataSource;
-  const outbox = new OutboxRepository();
+  let outbox: OutboxRepository;
 
   beforeAll(async () => {
     dataSource = await new DataSource({
       ...dataSourceOptions(testConfig(), await createTestDatabase()),
       entities: [OutboxEventEntity],
     }).initialize();
+    outbox = new OutboxRepository(dataSource);
   });
   afterAll(async () => {
     await dataSource.destroy();
@@ -86,5 +87,23 @@ describe('OutboxRepository', () => {
       other: (await outbox.findByAggregate(tx, 'license', other)).map((e) => e.data),
     }));
     expect(payloads).toEqual({ erased: [{ erased: true }, { erased: true }], other: [{ n: 3 }] });
+  });
+
+  it('reports the backlog not yet fanned out and the age of its oldest event', async () => {
+    await dataSource.query(`UPDATE outbox_events SET dispatched_at = now()`);
+    await expect(outbox.backlog()).resolves.toEqual({ events: 0, oldestAgeSeconds: 0 });
+    const aggregate = randomUUID();
+    await dataSource.transaction(async (tx) => {
+      await outbox.add(tx, event(aggregate, 1));
+      await outbox.add(tx, event(aggregate, 2));
+    });
+    await dataSource.query(
+      `UPDATE outbox_events SET created_at = now() - interval '90 seconds' WHERE sequence = 1 AND aggregate_id = $1`,
+      [aggregate],
+    );
+    const backlog = await outbox.backlog();
+    expect(backlog.events).toBe(2);
+    expect(backlog.oldestAgeSeconds).toBeGreaterThanOrEqual(90);
+    expect(backlog.oldestAgeSeconds).toBeLessThan(120);
   });
 });
