@@ -7,8 +7,8 @@
  *
  * `--metrics [--rounds 3]`: the same route on two instances of the app over one database, one with
  * metrics off and one with metrics on (and scraped every second, 15x Prometheus's default pace), loaded in
- * alternating rounds (off, on, off, on, ...) so drift of the machine hits both alike; prints the ratio of
- * the median throughputs (target >= 0.95).
+ * rounds of one run each, in ABBA order (off-on, on-off, ...) so that order and drift of the machine favour
+ * neither; prints each round's on/off ratio and their median (target >= 0.95).
  */
 import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
@@ -228,33 +228,61 @@ async function compareMetrics(
   const target = (port: number) => `http://127.0.0.1:${port}/v1/licenses/actions/validate-key`;
   try {
     await load(target(onPort), connections, 2, bodiesFile); // warm-up of the second instance
-    const off: Load[] = [];
-    const on: Load[] = [];
-    for (let round = 1; round <= rounds; round += 1) {
-      off.push(await load(target(offPort), connections, seconds, bodiesFile));
+    // Throughput swings with whatever else runs on the machine; the server's CPU time per request (this
+    // process hosts both apps, the idle one costs next to nothing) is what metrics add, and is much steadier.
+    const off: Array<Load & { cpuUs: number }> = [];
+    const on: Array<Load & { cpuUs: number }> = [];
+    const pairRatios: number[] = [];
+    const cpuRatios: number[] = [];
+    const measured = async (port: number) => {
+      const cpu = process.cpuUsage();
+      const result = await load(target(port), connections, seconds, bodiesFile);
+      const used = process.cpuUsage(cpu);
+      return { ...result, cpuUs: (used.user + used.system) / Math.max(1, result.total) };
+    };
+    const measureOn = async () => {
       const scraper = setInterval(() => void scrape().catch(() => undefined), 1_000);
       try {
-        on.push(await load(target(onPort), connections, seconds, bodiesFile));
+        on.push(await measured(onPort));
       } finally {
         clearInterval(scraper);
       }
+    };
+    const measureOff = async () => {
+      off.push(await measured(offPort));
+    };
+    for (let round = 1; round <= rounds; round += 1) {
+      // ABBA: off first in odd rounds, on first in even ones, so order and drift favour neither.
+      for (const measure of round % 2 === 1 ? [measureOff, measureOn] : [measureOn, measureOff]) {
+        await measure();
+      }
       const [a, b] = [off[off.length - 1], on[on.length - 1]];
+      pairRatios.push(b.rps / a.rps);
+      cpuRatios.push(a.cpuUs / b.cpuUs);
       process.stdout.write(
-        `round ${round}: metrics off ${a.rps.toFixed(0).padStart(6)} req/s p50 ${a.p50} ms p99 ${a.p99} ms | ` +
-          `on ${b.rps.toFixed(0).padStart(6)} req/s p50 ${b.p50} ms p99 ${b.p99} ms ` +
-          `(non-2xx ${a.non2xx + b.non2xx}, errors ${a.errors + b.errors})\n`,
+        `round ${round} (${round % 2 === 1 ? 'off, on' : 'on, off'}): ` +
+          `metrics off ${a.rps.toFixed(0).padStart(6)} req/s p50 ${a.p50} ms p99 ${a.p99} ms | ` +
+          `on ${b.rps.toFixed(0).padStart(6)} req/s p50 ${b.p50} ms p99 ${b.p99} ms | ` +
+          `on/off ${(b.rps / a.rps).toFixed(3)}; server CPU per request off ${a.cpuUs.toFixed(0)} µs, ` +
+          `on ${b.cpuUs.toFixed(0)} µs (non-2xx ${a.non2xx + b.non2xx}, errors ${a.errors + b.errors})\n`,
       );
     }
     await scrape();
-    const median = (loads: Load[]) => {
-      const sorted = loads.map((l) => l.rps).sort((x, y) => x - y);
-      return sorted[Math.floor(sorted.length / 2)];
+    const median = (values: number[]) => {
+      const sorted = [...values].sort((x, y) => x - y);
+      const middle = Math.floor(sorted.length / 2);
+      return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     };
+    const rps = (loads: Load[]) => median(loads.map((l) => l.rps));
     const counted = /^tessera_license_validations_total\{code="VALID"\} (\d+)/m.exec(lastScrape);
     process.stdout.write(
-      `median metrics off ${median(off).toFixed(0)} req/s, on ${median(on).toFixed(0)} req/s; ` +
+      `median metrics off ${rps(off).toFixed(0)} req/s, on ${rps(on).toFixed(0)} req/s; ` +
         `${scrapes} scrapes of ${Buffer.byteLength(lastScrape)} bytes; VALID validations counted: ${counted?.[1] ?? '?'}\n` +
-        `ratio metrics on/off: ${(median(on) / median(off)).toFixed(3)} (target >= 0.95)\n`,
+        `ratio metrics on/off: ${median(pairRatios).toFixed(3)} (median of the rounds' ratios; ` +
+        `ratio of the medians ${(rps(on) / rps(off)).toFixed(3)}; target >= 0.95)\n` +
+        `server CPU per request: off ${median(off.map((l) => l.cpuUs)).toFixed(1)} µs, ` +
+        `on ${median(on.map((l) => l.cpuUs)).toFixed(1)} µs; ` +
+        `ratio off/on (throughput the CPU allows, on/off): ${median(cpuRatios).toFixed(3)}\n`,
     );
   } finally {
     await onApp.close();

@@ -4,6 +4,7 @@ import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 
 import { VALIDATE_KEY_PATH } from 'src/modules/licenses/validation.route';
 import { REQUIRED_ACCESS } from 'src/platform/auth/authenticated.decorator';
+import { METRICS_PATH } from 'src/platform/metrics/metrics.server';
 import type { RequiredAccess } from 'src/platform/auth/authenticated.decorator';
 import { IS_PUBLIC } from 'src/platform/auth/public.decorator';
 import { startTestApp } from 'test/e2e/test-app';
@@ -13,6 +14,8 @@ interface Route {
   method: string;
   path: string;
   access: string | undefined;
+  /** Served on another listener than the API's (not reachable at `baseUrl`). */
+  listener?: 'metrics';
 }
 
 /** Every route of the real application, with the access rule it declares (undefined: none). */
@@ -64,6 +67,14 @@ function discoverRoutes(t: TestApp): Route[] {
   }
   // Routes registered on Fastify directly, outside Nest's router: each is public by construction.
   routes.push({ method: 'POST', path: VALIDATE_KEY_PATH, access: 'public (plain Fastify route)' });
+  // The Prometheus exposition lives on its own listener (METRICS_PORT), never on the API's port.
+  routes.push({
+    method: 'GET',
+    path: METRICS_PATH,
+    access:
+      'metrics listener only (METRICS_HOST:METRICS_PORT): bearer METRICS_TOKEN, required off loopback',
+    listener: 'metrics',
+  });
   return routes.sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
 }
 
@@ -94,8 +105,15 @@ describe('route access declarations', () => {
     expect(routes.map((r) => `${r.method} ${r.path} -> ${r.access}`).join('\n')).toMatchSnapshot();
   });
 
+  it('does not serve the metrics on the API listener', async () => {
+    const response = await fetch(`${t.baseUrl}${METRICS_PATH}`);
+    expect(response.status).toBe(404);
+  });
+
   it('refuses every non-public route without credentials, with a 401 problem', async () => {
-    for (const route of routes.filter((r) => !r.access?.startsWith('public'))) {
+    for (const route of routes.filter(
+      (r) => !r.access?.startsWith('public') && r.listener === undefined,
+    )) {
       const path = route.path.replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000');
       const response = await fetch(`${t.baseUrl}${path}`, {
         method: route.method,
