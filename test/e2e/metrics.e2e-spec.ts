@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 
 import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
+import { SIGNER } from 'src/modules/signing/signer';
+import type { Signer } from 'src/modules/signing/signer';
 import { WebhookDeliveryWorker } from 'src/modules/webhooks/webhook-delivery.worker';
 import { Role } from 'src/platform/auth/roles';
 import { Metrics } from 'src/platform/metrics/metrics';
@@ -185,6 +187,30 @@ describe('metrics', () => {
       delta(before, after, 'tessera_signer_operation_duration_seconds_count', signs),
     ).toBeGreaterThanOrEqual(3);
     expect(after.value('tessera_signer_errors_total', signs)).toBe(0);
+  });
+
+  it('counts a failing signer as a signer error and the validation as a 5xx', async () => {
+    const signer = t.app.get<Signer>(SIGNER);
+    const before = await scrape(t);
+    const spy = jest.spyOn(signer, 'sign').mockRejectedValueOnce(new Error('CKR_DEVICE_ERROR'));
+    try {
+      const response = await call('POST', '/v1/licenses/actions/validate-key', {
+        body: { key: 'AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF' },
+      });
+      expect(response.status).toBe(503);
+    } finally {
+      spy.mockRestore();
+    }
+    const after = await scrape(t);
+    const signs = { backend: 'software', operation: 'sign' };
+    expect(delta(before, after, 'tessera_signer_errors_total', signs)).toBe(1);
+    expect(
+      delta(before, after, 'tessera_http_request_duration_seconds_count', {
+        method: 'POST',
+        route: '/v1/licenses/actions/validate-key',
+        status_class: '5xx',
+      }),
+    ).toBe(1);
   });
 
   it('reports an unlimited policy as +Inf seats allowed', async () => {
