@@ -264,6 +264,37 @@ describe('licensing', () => {
     expect((await validate(key, { fingerprint: 'hb' })).body.code).toBe('NO_MACHINES');
   });
 
+  it('refuses heartbeats on a suspended or revoked license with a problem and the validation code, both ways', async () => {
+    const { id, key } = await license(
+      await policy({ floating: true, requireHeartbeat: true, heartbeatDurationSeconds: 600 }),
+    );
+    const machine = (await as('POST', '/v1/machines', { licenseId: id, fingerprint: 'pinging' }))
+      .body;
+    const beat = await as('POST', `/v1/machines/${machine.id}/actions/heartbeat`);
+    expect(beat.status).toBe(200);
+    const refusedBoth = async (code: string) => {
+      for (const response of [
+        await as('POST', `/v1/machines/${machine.id}/actions/heartbeat`),
+        await call('POST', '/v1/licenses/actions/heartbeat', {
+          body: { key, fingerprint: 'pinging' },
+        }),
+      ]) {
+        expect(response.status).toBe(422);
+        expect(response.headers.get('content-type')).toContain('application/problem+json');
+        expect(response.body).toMatchObject({ status: 422, code });
+      }
+    };
+
+    expect((await as('POST', `/v1/licenses/${id}/actions/suspend`)).status).toBe(200);
+    await refusedBoth('LICENSE_SUSPENDED');
+    expect((await validate(key, { fingerprint: 'pinging' })).body.code).toBe('SUSPENDED');
+    expect((await as('POST', `/v1/licenses/${id}/actions/revoke`)).status).toBe(200);
+    await refusedBoth('LICENSE_REVOKED');
+    expect((await as('GET', `/v1/machines/${machine.id}`)).body.lastHeartbeatAt).toBe(
+      beat.body.lastHeartbeatAt,
+    );
+  });
+
   it('never lets usage pass maxUses, however many increments race', async () => {
     const { id } = await license(await policy({ maxUses: 10 }));
     const responses = await Promise.all(

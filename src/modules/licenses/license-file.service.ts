@@ -10,11 +10,10 @@ import {
   LICENSE_FILE_TYP,
   licenseFileClaims,
   licenseFileTtl,
-  requireCheckOutAllowed,
 } from 'src/modules/licenses/license-file';
 import type { LicenseFileLicense } from 'src/modules/licenses/license-file';
 import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
-import { effectiveStatus } from 'src/modules/licenses/license-validation';
+import { effectiveStatus, requireUsable } from 'src/modules/licenses/license-validation';
 import type { CheckOutDto, KeyCheckOutDto, LicenseFileDto } from 'src/modules/licenses/license.dto';
 import type { LicenseEntity, MachineEntity } from 'src/modules/licenses/license.entity';
 import {
@@ -110,7 +109,7 @@ export class LicenseFileService {
   ): Promise<LicenseFileDto> {
     const policy = await this.policies.require(tx, license.policyId);
     const now = this.clock.now();
-    requireCheckOutAllowed(license, policy, now);
+    requireUsable(license, policy, now, 'be checked out');
     const ttl = licenseFileTtl(request.ttl, this.config.signing.licenseFileTtlSeconds, policy);
     const product = await this.products.requireExists(tx, policy.productId);
     const entitlements =

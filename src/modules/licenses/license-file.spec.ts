@@ -10,7 +10,6 @@ import {
   licenseFileClaims,
   licenseFileTtl,
   openLicense,
-  requireCheckOutAllowed,
   sealLicense,
 } from 'src/modules/licenses/license-file';
 import type { LicenseFileLicense } from 'src/modules/licenses/license-file';
@@ -248,55 +247,6 @@ describe('license file TTL', () => {
     ],
   ])('refuses %s', (_case, requested, policy, code) => {
     expect(codeOf(() => licenseFileTtl(requested, BOUNDS, policy))).toBe(code);
-  });
-});
-
-describe('which licenses may be checked out', () => {
-  const subject = (overrides: Partial<Parameters<typeof requireCheckOutAllowed>[0]> = {}) => ({
-    status: 'ACTIVE' as const,
-    expiresAt: null,
-    lastCheckInAt: null,
-    createdAt: new Date(NOW.getTime() - DAY * 1000),
-    ...overrides,
-  });
-  const policy = (overrides: Partial<Parameters<typeof requireCheckOutAllowed>[1]> = {}) => ({
-    expirationStrategy: 'RESTRICT_ACCESS' as const,
-    requireCheckIn: false,
-    checkInIntervalSeconds: null,
-    ...overrides,
-  });
-  const past = new Date(NOW.getTime() - 1000);
-
-  it.each([
-    ['an active license', subject(), policy(), undefined],
-    ['a revoked license', subject({ status: 'REVOKED' }), policy(), 'LICENSE_REVOKED'],
-    ['a suspended license', subject({ status: 'SUSPENDED' }), policy(), 'LICENSE_SUSPENDED'],
-    [
-      'an expired license that restricts',
-      subject({ expiresAt: past }),
-      policy(),
-      'LICENSE_EXPIRED',
-    ],
-    [
-      'an expired license that maintains access',
-      subject({ expiresAt: past }),
-      policy({ expirationStrategy: 'MAINTAIN_ACCESS' }),
-      undefined,
-    ],
-    [
-      'a license overdue for its check-in',
-      subject(),
-      policy({ requireCheckIn: true, checkInIntervalSeconds: HOUR }),
-      'LICENSE_OVERDUE',
-    ],
-    [
-      'a license that checked in within its interval',
-      subject({ lastCheckInAt: new Date(NOW.getTime() - 60_000) }),
-      policy({ requireCheckIn: true, checkInIntervalSeconds: HOUR }),
-      undefined,
-    ],
-  ])('%s', (_case, license, rules, code) => {
-    expect(codeOf(() => requireCheckOutAllowed(license, rules, NOW))).toBe(code);
   });
 });
 

@@ -1,16 +1,12 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
-import type {
-  ExpirationStrategy,
-  LicenseStatus,
-  BaseStatus,
-} from 'src/modules/licenses/license-validation';
-import { CheckOutRefused, LicenseFileTtlOutOfRange } from 'src/modules/licenses/license.errors';
+import type { ExpirationStrategy, LicenseStatus } from 'src/modules/licenses/license-validation';
+import { LicenseFileTtlOutOfRange } from 'src/modules/licenses/license.errors';
 
 /**
  * License files for offline use, as pure functions: the claims, the encryption of the license, the armour,
- * the TTL rules and which licenses may be checked out. docs/license-file.md specifies the format; change
+ * and the TTL rules (which licenses may be checked out is `requireUsable`, shared with validation). docs/license-file.md specifies the format; change
  * one, change the other (and `v1` in the HKDF info with any incompatible change).
  */
 
@@ -221,49 +217,4 @@ export function licenseFileTtl(
     );
   }
   return ttl;
-}
-
-/**
- * Refuses a check-out the validation would refuse for the license's own state: a file must not let an app
- * run offline on a license that cannot run online. Machines and scopes are the file reader's business.
- */
-export function requireCheckOutAllowed(
-  license: {
-    status: BaseStatus;
-    expiresAt: Date | null;
-    lastCheckInAt: Date | null;
-    createdAt: Date;
-  },
-  policy: {
-    expirationStrategy: ExpirationStrategy;
-    requireCheckIn: boolean;
-    checkInIntervalSeconds: number | null;
-  },
-  now: Date,
-): void {
-  if (license.status === 'REVOKED') {
-    throw new CheckOutRefused('LICENSE_REVOKED', 'A revoked license cannot be checked out.');
-  }
-  if (license.status === 'SUSPENDED') {
-    throw new CheckOutRefused('LICENSE_SUSPENDED', 'A suspended license cannot be checked out.');
-  }
-  // Past expiry only restricting strategies refuse, as in validation.
-  const expired = license.expiresAt !== null && license.expiresAt.getTime() <= now.getTime();
-  if (
-    expired &&
-    (policy.expirationStrategy === 'RESTRICT_ACCESS' ||
-      policy.expirationStrategy === 'REVOKE_ACCESS')
-  ) {
-    throw new CheckOutRefused('LICENSE_EXPIRED', 'An expired license cannot be checked out.');
-  }
-  // A file must not stand in for a missed check-in.
-  if (policy.requireCheckIn && policy.checkInIntervalSeconds !== null) {
-    const since = (license.lastCheckInAt ?? license.createdAt).getTime();
-    if (now.getTime() - since > policy.checkInIntervalSeconds * 1000) {
-      throw new CheckOutRefused(
-        'LICENSE_OVERDUE',
-        'The license is overdue for a check-in: check in before checking out.',
-      );
-    }
-  }
 }

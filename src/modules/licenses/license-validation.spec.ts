@@ -1,6 +1,7 @@
 import {
   effectiveStatus,
   machineAllowance,
+  requireUsable,
   validateLicense,
   VALIDATION_CODES,
 } from 'src/modules/licenses/license-validation';
@@ -11,6 +12,7 @@ import type {
   ValidationScope,
   ValidationSubject,
 } from 'src/modules/licenses/license-validation';
+import type { DomainError } from 'src/platform/errors/domain-error';
 
 const NOW = new Date('2026-11-22T12:00:00Z');
 const ago = (seconds: number) => new Date(NOW.getTime() - seconds * 1000);
@@ -277,6 +279,44 @@ describe('validateLicense', () => {
   it('covers every code it can answer', () => {
     const covered = new Set(CASES.map((c) => c[3]));
     expect(VALIDATION_CODES.filter((code) => !covered.has(code))).toEqual([]);
+  });
+});
+
+/** Check-out and heartbeats refuse exactly the licenses whose own state fails validation. */
+describe('requireUsable', () => {
+  const STATE_CODES: readonly ValidationCode[] = ['REVOKED', 'SUSPENDED', 'EXPIRED', 'OVERDUE'];
+  const refusal = (subject: ValidationSubject, action = 'send heartbeats') => {
+    try {
+      requireUsable(subject, subject.policy, NOW, action);
+      return undefined;
+    } catch (error) {
+      const { code, status, message } = error as DomainError;
+      return { code, status, message };
+    }
+  };
+  const licenseCases = titled(CASES.filter((c) => c[1] !== null));
+
+  it.each(licenseCases)('%s', (_title, subject, _scope, code) => {
+    expect(refusal(subject!)?.code).toBe(
+      STATE_CODES.includes(code) ? `LICENSE_${code}` : undefined,
+    );
+  });
+
+  it('answers 422 naming the state and the refused action', () => {
+    expect(refusal(license({ status: 'SUSPENDED' }), 'be checked out')).toEqual({
+      code: 'LICENSE_SUSPENDED',
+      status: 422,
+      message: 'The license is suspended. It cannot be checked out.',
+    });
+    expect(
+      refusal(license({}, { requireCheckIn: true, checkInIntervalSeconds: 60 }))?.message,
+    ).toBe('The license is overdue for a check-in. It cannot send heartbeats until it checks in.');
+  });
+
+  it('lets an expired license that maintains or allows access be used', () => {
+    for (const expirationStrategy of ['MAINTAIN_ACCESS', 'ALLOW_ACCESS'] as const) {
+      expect(refusal(license({ expiresAt: ago(1) }, { expirationStrategy }))).toBeUndefined();
+    }
   });
 });
 

@@ -1,3 +1,5 @@
+import { LicenseStateRefused } from 'src/modules/licenses/license.errors';
+
 /** A policy that requires heartbeats without saying how often: a machine is dead after 10 minutes. */
 export const DEFAULT_HEARTBEAT_SECONDS = 600;
 
@@ -113,6 +115,84 @@ export function machineAllowance(
   }
 }
 
+/** What the license's own state needs to decide whether it may be used (steps 2 to 5). */
+export type LicenseState = Pick<
+  ValidationSubject,
+  'status' | 'expiresAt' | 'lastCheckInAt' | 'createdAt'
+>;
+export type LicenseStatePolicy = Pick<
+  ValidationSubject['policy'],
+  'expirationStrategy' | 'requireCheckIn' | 'checkInIntervalSeconds'
+>;
+/** The validation codes a license's own state gives, whatever the scope. */
+export type StateRefusalCode = 'REVOKED' | 'SUSPENDED' | 'EXPIRED' | 'OVERDUE';
+
+/**
+ * Steps 2 to 5 of validation: null when the license's state allows it to be used, else the code validation
+ * answers. Check-out and heartbeats refuse with the same code, so nothing keeps a license alive that
+ * validation denies.
+ */
+export function stateRefusal(
+  license: LicenseState,
+  policy: LicenseStatePolicy,
+  now: Date,
+): StateRefusalCode | null {
+  // Revoked is final; suspended can be reinstated.
+  if (license.status === 'REVOKED') {
+    return 'REVOKED';
+  }
+  if (license.status === 'SUSPENDED') {
+    return 'SUSPENDED';
+  }
+  // Past expiry only restricting strategies deny; MAINTAIN and ALLOW keep the license usable.
+  if (
+    isPastExpiry(license, now) &&
+    (policy.expirationStrategy === 'RESTRICT_ACCESS' ||
+      policy.expirationStrategy === 'REVOKE_ACCESS')
+  ) {
+    return 'EXPIRED';
+  }
+  // A policy requiring check-ins denies a license that missed its interval (counted from creation at first).
+  if (policy.requireCheckIn && policy.checkInIntervalSeconds !== null) {
+    const since = (license.lastCheckInAt ?? license.createdAt).getTime();
+    if (now.getTime() - since > policy.checkInIntervalSeconds * 1000) {
+      return 'OVERDUE';
+    }
+  }
+  return null;
+}
+
+const STATE_DETAILS: Record<StateRefusalCode, string> = {
+  REVOKED: 'The license has been revoked.',
+  SUSPENDED: 'The license is suspended.',
+  EXPIRED: 'The license has expired.',
+  OVERDUE: 'The license is overdue for a check-in.',
+};
+
+/**
+ * Refuses an action a license's state forbids (see `stateRefusal`) with 422 `LICENSE_<code>`, e.g.
+ * `requireUsable(license, policy, now, 'be checked out')`.
+ */
+export function requireUsable(
+  license: LicenseState,
+  policy: LicenseStatePolicy,
+  now: Date,
+  action: string,
+): void {
+  const code = stateRefusal(license, policy, now);
+  if (code !== null) {
+    throw new LicenseStateRefused(
+      `LICENSE_${code}`,
+      `${STATE_DETAILS[code]} It cannot ${action}` +
+        (code === 'OVERDUE' ? ' until it checks in.' : '.'),
+    );
+  }
+}
+
+function isPastExpiry(license: { expiresAt: Date | null }, now: Date): boolean {
+  return license.expiresAt !== null && license.expiresAt.getTime() <= now.getTime();
+}
+
 export function validateLicense(
   license: ValidationSubject | null,
   scope: ValidationScope,
@@ -123,28 +203,9 @@ export function validateLicense(
     return fail('NOT_FOUND', 'No license matches this key.');
   }
   const { policy } = license;
-  // Revoked is final; suspended can be reinstated.
-  if (license.status === 'REVOKED') {
-    return fail('REVOKED', 'The license has been revoked.');
-  }
-  if (license.status === 'SUSPENDED') {
-    return fail('SUSPENDED', 'The license is suspended.');
-  }
-  // Past expiry only restricting strategies deny; MAINTAIN and ALLOW keep the license usable.
-  const expired = license.expiresAt !== null && license.expiresAt.getTime() <= now.getTime();
-  if (
-    expired &&
-    (policy.expirationStrategy === 'RESTRICT_ACCESS' ||
-      policy.expirationStrategy === 'REVOKE_ACCESS')
-  ) {
-    return fail('EXPIRED', 'The license has expired.');
-  }
-  // A policy requiring check-ins denies a license that missed its interval (counted from creation at first).
-  if (policy.requireCheckIn && policy.checkInIntervalSeconds !== null) {
-    const since = (license.lastCheckInAt ?? license.createdAt).getTime();
-    if (now.getTime() - since > policy.checkInIntervalSeconds * 1000) {
-      return fail('OVERDUE', 'The license is overdue for a check-in.');
-    }
+  const refusal = stateRefusal(license, policy, now);
+  if (refusal !== null) {
+    return fail(refusal, STATE_DETAILS[refusal]);
   }
   if (
     scope.product !== undefined &&
@@ -197,7 +258,7 @@ export function validateLicense(
   return {
     valid: true,
     code: 'VALID',
-    detail: expired
+    detail: isPastExpiry(license, now)
       ? 'The license is valid (expired, access maintained).'
       : 'The license is valid.',
   };

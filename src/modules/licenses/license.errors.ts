@@ -72,8 +72,11 @@ export class InvalidLicenseKey extends DomainError {
   }
 }
 
-/** The license's state forbids a license file (revoked, suspended, expired and restricted, overdue). */
-export class CheckOutRefused extends DomainError {
+/**
+ * The license's state forbids the action as validation would deny the license (revoked, suspended, expired
+ * under a restricting strategy, overdue): a check-out, a heartbeat.
+ */
+export class LicenseStateRefused extends DomainError {
   readonly code: string;
   readonly status = 422;
   constructor(code: string, message: string) {

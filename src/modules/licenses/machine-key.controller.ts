@@ -5,6 +5,7 @@ import { IsString, Length } from 'class-validator';
 import { MAX_LICENSE_KEY_LENGTH } from 'src/modules/licenses/license-key';
 import { ActivateMachineDto, MachineDto } from 'src/modules/licenses/license.dto';
 import { MachineKeyService } from 'src/modules/licenses/machine-key.service';
+import { HEARTBEAT_REFUSALS } from 'src/modules/licenses/machine.service';
 import { Public } from 'src/platform/auth/public.decorator';
 import { ValidateRateLimited } from 'src/platform/http/rate-limit';
 import { ClientMeta } from 'src/platform/http/request-meta';
@@ -48,7 +49,7 @@ export class MachineKeyController {
   @HttpCode(200)
   @Public()
   @ValidateRateLimited()
-  @ApiOkResponse({ type: MachineDto })
+  @ApiOkResponse({ type: MachineDto, description: HEARTBEAT_REFUSALS })
   heartbeat(@Body() body: KeyHeartbeatDto, @ClientMeta() meta: RequestMeta): Promise<MachineDto> {
     return this.machines.heartbeat(body.key, body.fingerprint, meta);
   }

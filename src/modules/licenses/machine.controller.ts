@@ -17,7 +17,7 @@ import {
   MachineListDto,
   MachineQueryDto,
 } from 'src/modules/licenses/license.dto';
-import { MachineService } from 'src/modules/licenses/machine.service';
+import { HEARTBEAT_REFUSALS, MachineService } from 'src/modules/licenses/machine.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Authenticated, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
@@ -64,7 +64,7 @@ export class MachineController {
   @Post(':id/actions/heartbeat')
   @HttpCode(200)
   @Authenticated(Permission.MachineHeartbeat)
-  @ApiOkResponse({ type: MachineDto })
+  @ApiOkResponse({ type: MachineDto, description: HEARTBEAT_REFUSALS })
   heartbeat(
     @CurrentActor() actor: Actor,
     @Param('id', ParseUUIDPipe) id: string,

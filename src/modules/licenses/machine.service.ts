@@ -3,7 +3,11 @@ import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
 import { AuditService } from 'src/modules/audit/audit.service';
-import { effectiveStatus, machineAllowance } from 'src/modules/licenses/license-validation';
+import {
+  effectiveStatus,
+  machineAllowance,
+  requireUsable,
+} from 'src/modules/licenses/license-validation';
 import type { ActivateMachineDto, MachineDto } from 'src/modules/licenses/license.dto';
 import type { MachineEntity } from 'src/modules/licenses/license.entity';
 import {
@@ -25,6 +29,11 @@ import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 const CULL_INTERVAL_MS = 60_000;
 const CULL_BATCH = 500;
+
+/** The heartbeat routes' refusals, for the OpenAPI document. */
+export const HEARTBEAT_REFUSALS =
+  '422 LICENSE_SUSPENDED, LICENSE_REVOKED, LICENSE_EXPIRED (restricting strategy) or LICENSE_OVERDUE when ' +
+  'validation would deny the license: the heartbeat is not recorded and the seat dies on schedule';
 
 /** Activations. Seat limits hold under concurrency: activation locks the license row, then counts. */
 @Injectable()
@@ -126,8 +135,21 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
     return this.repository.transaction(async (tx) => {
       // Locked: a heartbeat racing a deactivation must find the machine gone, not report a ghost.
       const machine = await this.require(tx, id, true);
+      // A license validation denies keeps no seat alive: the heartbeat is refused with validation's code,
+      // its time stays as it was, and culling frees the seat once the heartbeat duration has passed.
+      const license = await this.repository.getLicense(tx, machine.licenseId);
+      if (license === null) {
+        throw new LicenseNotFound();
+      }
+      const now = this.clock.now();
+      requireUsable(
+        license,
+        await this.policies.require(tx, license.policyId),
+        now,
+        'send heartbeats',
+      );
       const before = toMachineDto(machine);
-      machine.lastHeartbeatAt = this.clock.now();
+      machine.lastHeartbeatAt = now;
       const dto = toMachineDto(await this.repository.saveMachine(tx, machine));
       await this.record(tx, actor, 'machine.heartbeat', before, dto);
       return dto;

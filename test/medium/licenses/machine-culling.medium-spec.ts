@@ -146,6 +146,27 @@ describe('culling dead machines (real PostgreSQL)', () => {
     });
   });
 
+  it('frees the seat of a machine on a suspended license on schedule, however often it keeps beating', async () => {
+    ctx.clock.pin();
+    const { license } = await ctx.newLicense({ policy: await heartbeatPolicy({ maxMachines: 1 }) });
+    const machine = await activate(license.id, 'still-pinging');
+    await ctx.machines.heartbeat(ctx.actor, machine.id);
+    await ctx.licenses.suspend(ctx.actor, license.id);
+    // The app keeps pinging every minute; none of it counts.
+    for (let minute = 1; minute <= 10; minute++) {
+      ctx.clock.advance(MINUTE);
+      await expect(ctx.machines.heartbeat(ctx.actor, machine.id)).rejects.toMatchObject({
+        code: 'LICENSE_SUSPENDED',
+      });
+    }
+    await ctx.machines.cullDeadMachines();
+    expect(await exists(machine)).toBe(true);
+    // Ten minutes after the last accepted heartbeat the seat is free.
+    ctx.clock.advance(MINUTE);
+    await ctx.machines.cullDeadMachines();
+    expect(await exists(machine)).toBe(false);
+  });
+
   it('leaves node-locked machines and machines of policies without heartbeats alone', async () => {
     const nodeLocked = await ctx.newLicense({
       policy: await heartbeatPolicy({ floating: false, maxMachines: 1 }),

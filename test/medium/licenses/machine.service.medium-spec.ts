@@ -420,6 +420,92 @@ describe('MachineService (real PostgreSQL)', () => {
     });
   });
 
+  describe('heartbeat on a license validation denies', () => {
+    const HOUR = 3_600_000;
+    const meta = { ip: '203.0.113.9', userAgent: 'acme-app/2.1', requestId: 'req-dead' };
+    const heartbeatPolicy = {
+      floating: true,
+      requireHeartbeat: true,
+      heartbeatDurationSeconds: 600,
+      requireCheckIn: true,
+      checkInIntervalSeconds: 86_400,
+    };
+    // Each case takes a license with one beating machine into a state validation denies.
+    const deniedStates: [string, (licenseId: string) => Promise<unknown> | void, string][] = [
+      ['suspended', (id) => ctx.licenses.suspend(ctx.actor, id), 'LICENSE_SUSPENDED'],
+      ['revoked', (id) => ctx.licenses.revoke(ctx.actor, id), 'LICENSE_REVOKED'],
+      ['expired under RESTRICT_ACCESS', () => ctx.clock.advance(2 * HOUR), 'LICENSE_EXPIRED'],
+      ['overdue for its check-in', () => ctx.clock.advance(25 * HOUR), 'LICENSE_OVERDUE'],
+    ];
+
+    it.each(deniedStates)(
+      "refuses heartbeats of a %s license with validation's code, both ways, and leaves the machine as it was",
+      async (_state, deny, code) => {
+        ctx.clock.pin();
+        const { license } = await ctx.newLicense({
+          policy: heartbeatPolicy,
+          license: {
+            // Expires after the first heartbeat and before the second (and long after for the other cases).
+            expiresAt: new Date(
+              ctx.clock.now().getTime() + (code === 'LICENSE_EXPIRED' ? HOUR : 48 * HOUR),
+            ).toISOString(),
+          },
+        });
+        const machine = await activate(license.id, 'seat');
+        const beating = await machines.heartbeat(ctx.actor, machine.id);
+        await deny(license.id);
+        ctx.clock.advance(60_000);
+        const before = await eventCounts(ctx);
+
+        await expect(machines.heartbeat(ctx.actor, machine.id)).rejects.toMatchObject({
+          code,
+          status: 422,
+        });
+        await expect(ctx.machineKeys.heartbeat(license.key, 'seat', meta)).rejects.toMatchObject({
+          code,
+          status: 422,
+        });
+
+        await expect(machines.get(machine.id)).resolves.toEqual(beating);
+        expect(await eventCounts(ctx)).toEqual(before);
+        const validation = await ctx.validation.validate({
+          key: license.key,
+          scope: { fingerprint: 'seat' },
+        });
+        expect(`LICENSE_${validation.code}`).toBe(code);
+      },
+    );
+
+    it('keeps taking heartbeats of an expired license whose policy maintains access', async () => {
+      ctx.clock.pin();
+      const { license } = await ctx.newLicense({
+        policy: { ...heartbeatPolicy, expirationStrategy: 'MAINTAIN_ACCESS' },
+        license: { expiresAt: new Date(ctx.clock.now().getTime() + HOUR).toISOString() },
+      });
+      const machine = await activate(license.id, 'maintained');
+      ctx.clock.advance(2 * HOUR);
+      await expect(
+        ctx.machineKeys.heartbeat(license.key, 'maintained', meta),
+      ).resolves.toMatchObject({
+        id: machine.id,
+        lastHeartbeatAt: ctx.clock.now().toISOString(),
+      });
+    });
+
+    it('takes heartbeats again once a suspended license is reinstated', async () => {
+      const { license } = await ctx.newLicense({ policy: heartbeatPolicy });
+      const machine = await activate(license.id, 'back');
+      await ctx.licenses.suspend(ctx.actor, license.id);
+      await expect(machines.heartbeat(ctx.actor, machine.id)).rejects.toMatchObject({
+        code: 'LICENSE_SUSPENDED',
+      });
+      await ctx.licenses.reinstate(ctx.actor, license.id);
+      await expect(machines.heartbeat(ctx.actor, machine.id)).resolves.toMatchObject({
+        id: machine.id,
+      });
+    });
+  });
+
   describe('with the license key as the credential', () => {
     const meta = { ip: '203.0.113.7', userAgent: 'acme-app/2.1', requestId: 'req-key' };
 
