@@ -1,10 +1,13 @@
 import { parseArgs } from 'node:util';
 
 import { withAppContext } from 'src/cli/app-context';
+import type { AppConfig } from 'src/config/app-config';
 import { withDatabase } from 'src/cli/database-session';
 import type { SigningAlgorithm } from 'src/modules/signing/signer';
 import { KEY_PURPOSES } from 'src/modules/signing/signing-key.entity';
 import type { KeyPurpose } from 'src/modules/signing/signing-key.entity';
+import { SigningKeyOrphanService } from 'src/modules/signing/signing-key-orphans.service';
+import type { OrphanKey } from 'src/modules/signing/signing-key-orphans.service';
 import { SigningService } from 'src/modules/signing/signing.service';
 import { systemActor } from 'src/platform/auth/actor';
 
@@ -15,6 +18,8 @@ const USAGE = `usage: npm run keys -- <command>
   activate <kid>                               make a key the signing key of its purpose
   retire   <kid>                               stop publishing a key after the retention period
   revoke   <kid>                               a compromised key: out of the JWKS at once
+  orphans  [--delete]                          HSM keys labelled tessera-* that no row names (a crash
+                                               between generation and commit); --delete removes them
 purposes: ${KEY_PURPOSES.join(', ')}; algorithms: EdDSA, ES256 (webhook keys are EdDSA)`;
 
 /**
@@ -24,7 +29,11 @@ purposes: ${KEY_PURPOSES.join(', ')}; algorithms: EdDSA, ES256 (webhook keys are
 void withDatabase(async (_dataSource, config, databaseUrl) => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { purpose: { type: 'string' }, algorithm: { type: 'string' } },
+    options: {
+      purpose: { type: 'string' },
+      algorithm: { type: 'string' },
+      delete: { type: 'boolean', default: false },
+    },
   });
   const [command, kid] = positionals;
   const purpose = values.purpose as KeyPurpose | undefined;
@@ -32,7 +41,10 @@ void withDatabase(async (_dataSource, config, databaseUrl) => {
   const needsPurpose = command === 'rotate' || command === 'generate';
   const needsKid = command === 'activate' || command === 'retire' || command === 'revoke';
   if (
-    !['list', 'rotate', 'generate', 'activate', 'retire', 'revoke'].includes(command ?? '') ||
+    !['list', 'rotate', 'generate', 'activate', 'retire', 'revoke', 'orphans'].includes(
+      command ?? '',
+    ) ||
+    (values.delete && command !== 'orphans') ||
     (needsPurpose && !KEY_PURPOSES.includes(purpose as KeyPurpose)) ||
     (algorithm !== undefined && algorithm !== 'EdDSA' && algorithm !== 'ES256') ||
     (needsKid && kid === undefined)
@@ -63,7 +75,27 @@ void withDatabase(async (_dataSource, config, databaseUrl) => {
       case 'revoke':
         print(await signing.revoke(actor, kid));
         break;
+      case 'orphans': {
+        const orphans = await app
+          .get(SigningKeyOrphanService)
+          .sweep(actor, { delete: values.delete });
+        orphans.forEach(print);
+        process.stderr.write(`${orphansSummary(orphans, values.delete, config)}\n`);
+        break;
+      }
     }
     return 0;
   });
 });
+
+function orphansSummary(orphans: OrphanKey[], deleted: boolean, config: AppConfig): string {
+  if (config.signing.backend === 'software') {
+    return 'The software signer keeps keys only in their rows: nothing can be orphaned.';
+  }
+  if (orphans.length === 0) {
+    return 'No orphaned keys: every tessera-* key in the token has its row.';
+  }
+  return deleted
+    ? `Deleted ${orphans.length} orphaned key(s) from the token (audited as signing-key.orphans-deleted).`
+    : `${orphans.length} orphaned key(s); run again with --delete to remove them from the token.`;
+}

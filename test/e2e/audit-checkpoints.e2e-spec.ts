@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 import { compactVerify, createLocalJWKSet } from 'jose';
 import type { JSONWebKeySet } from 'jose';
@@ -18,39 +16,7 @@ import { api, controlClock, signedInAdmin } from 'test/e2e/admin-session';
 import type { AdminSession } from 'test/e2e/admin-session';
 import { startTestApp } from 'test/e2e/test-app';
 import type { TestApp } from 'test/e2e/test-app';
-import { TEST_SECRETS } from 'test/support/test-config';
-
-const ROOT = join(__dirname, '..', '..');
-const run = promisify(execFile);
-
-/** Runs a built CLI (dist/, made by `npm test`'s build) against the test database, as an operator would. */
-async function cli(
-  script: string,
-  args: string[],
-  databaseUrl: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      [join(ROOT, 'dist/src/cli', script), ...args],
-      {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          DATABASE_URL: databaseUrl,
-          DATABASE_MIGRATE_ON_BOOT: 'false',
-          NODE_ENV: 'test',
-          ...TEST_SECRETS,
-          LOG_LEVEL: 'silent',
-        },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+import { cli } from 'test/support/cli';
 
 async function query<T = unknown>(databaseUrl: string, text: string): Promise<T[]> {
   const client = new Client({ connectionString: databaseUrl });

@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 
 import { compactVerify, createLocalJWKSet } from 'jose';
 import { Client } from 'pg';
@@ -13,7 +11,8 @@ import { api, controlClock, signedInAdmin } from 'test/e2e/admin-session';
 import type { AdminSession } from 'test/e2e/admin-session';
 import { startTestApp } from 'test/e2e/test-app';
 import type { TestApp } from 'test/e2e/test-app';
-import { createSoftHsmToken, describeHsm } from 'test/support/softhsm';
+import { cli } from 'test/support/cli';
+import { createSoftHsmToken, describeHsm, hsmObjects } from 'test/support/softhsm';
 import type { SoftHsmToken } from 'test/support/softhsm';
 
 const DAY_MS = 86_400_000;
@@ -27,6 +26,13 @@ async function query<T>(databaseUrl: string, sql: string): Promise<T[]> {
     await client.end();
   }
 }
+
+/** The token the PKCS#11 variables name. */
+const tokenOf = (env: Record<string, string>) => ({
+  modulePath: env.PKCS11_MODULE,
+  label: env.PKCS11_TOKEN_LABEL,
+  pin: env.PKCS11_PIN,
+});
 
 /** The same behaviour is required of both signers; the HSM run also inspects the token directly. */
 function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, string>): void {
@@ -287,7 +293,6 @@ function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, 
 
   if (backend === 'pkcs11') {
     it('keeps private keys in the token: sensitive, not extractable, and absent from the database', async () => {
-      const token = env();
       const rows = await query<{
         kid: string;
         hsm_label: string;
@@ -296,19 +301,7 @@ function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, 
       expect(rows.length).toBeGreaterThanOrEqual(3);
       for (const row of rows) {
         expect(row.private_key_sealed).toBeNull();
-        const inspected = JSON.parse(
-          execFileSync(
-            process.execPath,
-            [
-              join(__dirname, '..', 'support', 'hsm-inspect.cjs'),
-              token.PKCS11_MODULE,
-              token.PKCS11_TOKEN_LABEL,
-              token.PKCS11_PIN,
-              row.hsm_label,
-            ],
-            { env: process.env },
-          ).toString(),
-        );
+        const inspected = JSON.parse(hsmObjects(tokenOf(env()), 'inspect', row.hsm_label));
         expect(inspected).toMatchObject({
           count: 1,
           sensitive: true,
@@ -320,12 +313,65 @@ function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, 
       }
     });
 
+    it('lists keys a crashed process left in the token from the command line, and deletes them only with --delete', async () => {
+      const token = env();
+      const hsm = (...args: string[]) => hsmObjects(tokenOf(token), ...args);
+      const labels = () =>
+        [...new Set((JSON.parse(hsm('list')) as { label: string }[]).map((o) => o.label))].sort();
+      const ring = (
+        await query<{ hsm_label: string }>(t.databaseUrl, `SELECT hsm_label FROM signing_keys`)
+      ).map((row) => row.hsm_label);
+      // What a process that died between generating a key and committing its row leaves behind.
+      const orphan = 'license-20260315-c0ffee00';
+      hsm('generate', `tessera-${orphan}`, orphan);
+      const keys = (...args: string[]) => cli('keys.js', args, t.databaseUrl, token);
+
+      const listed = await keys('orphans');
+      expect(listed.code).toBe(0);
+      expect(
+        listed.stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line)),
+      ).toEqual([
+        { label: `tessera-${orphan}`, kid: orphan, objects: ['private', 'public'], deleted: false },
+      ]);
+      expect(listed.stderr).toContain('1 orphaned key(s); run again with --delete');
+      expect(labels()).toContain(`tessera-${orphan}`);
+
+      const deleted = await keys('orphans', '--delete');
+      expect(deleted.code).toBe(0);
+      expect(JSON.parse(deleted.stdout)).toMatchObject({
+        label: `tessera-${orphan}`,
+        deleted: true,
+      });
+      expect(labels()).toEqual([...ring].sort());
+      const again = await keys('orphans', '--delete');
+      expect([again.code, again.stdout, again.stderr.trim()]).toEqual([
+        0,
+        '',
+        'No orphaned keys: every tessera-* key in the token has its row.',
+      ]);
+      expect((await keys('list', '--delete')).code).toBe(2);
+      // The ring still signs: nothing of it was touched.
+      expect((await validateRaw('after-orphans')).signature).toMatch(/^ey/);
+    });
+
     it('reports the HSM in the readiness check', async () => {
       const ready = await call('GET', '/health/ready');
       expect(ready.status).toBe(200);
       expect(ready.body.info).toHaveProperty('signer.status', 'up');
     });
   } else {
+    it('finds no orphans with the software signer, which keeps keys only in their rows', async () => {
+      const swept = await cli('keys.js', ['orphans', '--delete'], t.databaseUrl);
+      expect([swept.code, swept.stdout, swept.stderr.trim()]).toEqual([
+        0,
+        '',
+        'The software signer keeps keys only in their rows: nothing can be orphaned.',
+      ]);
+    });
+
     it('stores software keys only sealed, never as plaintext PKCS#8', async () => {
       const rows = await query<{ private_key_sealed: string }>(
         t.databaseUrl,

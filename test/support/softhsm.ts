@@ -63,3 +63,18 @@ export function createSoftHsmToken(): SoftHsmToken {
   );
   return { modulePath: SOFTHSM_MODULE, label, pin, confPath };
 }
+
+/**
+ * Runs test/support/hsm-objects.cjs (`inspect <label>`, `list`, `generate <label> <id>`) on `token` from a
+ * separate process: an independent look into the token, not through Tessera's signer.
+ */
+export function hsmObjects(
+  token: Pick<SoftHsmToken, 'modulePath' | 'label' | 'pin'>,
+  ...args: string[]
+): string {
+  return execFileSync(
+    process.execPath,
+    [join(__dirname, 'hsm-objects.cjs'), token.modulePath, token.label, token.pin, ...args],
+    { env: process.env },
+  ).toString();
+}

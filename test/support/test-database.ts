@@ -34,3 +34,21 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
   await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`);
   return withDatabase(serverUrl(), name);
 }
+
+/** Resolves once `count` sessions on the database `query` runs against wait for a lock (row or advisory). */
+export async function sessionsWaitingForLocks(
+  query: <T>(sql: string) => Promise<T[]>,
+  count: number,
+): Promise<void> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const [{ n }] = await query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    if (n >= count) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${count} sessions never waited for a lock`);
+}

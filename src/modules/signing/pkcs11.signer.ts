@@ -3,7 +3,16 @@ import { createHash } from 'node:crypto';
 import * as graphene from 'graphene-pk11';
 import { CKF_OS_LOCKING_OK } from 'pkcs11js';
 
-import type { GeneratedKey, KeyHandle, Signer, SigningAlgorithm } from 'src/modules/signing/signer';
+import type {
+  GeneratedKey,
+  KeyHandle,
+  Signer,
+  SigningAlgorithm,
+  StoredKey,
+} from 'src/modules/signing/signer';
+
+/** Every token object Tessera creates is labelled `tessera-<kid>`: how `storedKeys` tells its own apart. */
+export const HSM_LABEL_PREFIX = 'tessera-';
 
 // graphene-pk11 has no EdDSA constants (PKCS#11 3.0); the numbers are from the standard.
 const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
@@ -157,7 +166,7 @@ export class Pkcs11Signer implements Signer {
   }
 
   async generate(kid: string, algorithm: SigningAlgorithm): Promise<GeneratedKey> {
-    const label = `tessera-${kid}`;
+    const label = `${HSM_LABEL_PREFIX}${kid}`;
     const keys = await this.withSession((session) =>
       session.generateKeyPair(
         {
@@ -185,19 +194,72 @@ export class Pkcs11Signer implements Signer {
         },
       ),
     );
-    this.privateKeys.set(kid, keys.privateKey);
-    // CKA_EC_POINT is a DER OCTET STRING (04 len) around the raw public key.
-    const point = keys.publicKey.getAttribute({ pointEC: null }).pointEC!.subarray(2);
-    const publicJwk =
-      algorithm === 'EdDSA'
-        ? { kty: 'OKP', crv: 'Ed25519', x: point.toString('base64url') }
-        : {
-            kty: 'EC',
-            crv: 'P-256',
-            x: point.subarray(1, 33).toString('base64url'),
-            y: point.subarray(33, 65).toString('base64url'),
-          };
-    return { publicJwk, hsmLabel: label, privateKeySealed: null };
+    try {
+      // CKA_EC_POINT is a DER OCTET STRING (04 len) around the raw public key.
+      const point = keys.publicKey.getAttribute({ pointEC: null }).pointEC!.subarray(2);
+      const publicJwk =
+        algorithm === 'EdDSA'
+          ? { kty: 'OKP', crv: 'Ed25519', x: point.toString('base64url') }
+          : {
+              kty: 'EC',
+              crv: 'P-256',
+              x: point.subarray(1, 33).toString('base64url'),
+              y: point.subarray(33, 65).toString('base64url'),
+            };
+      this.privateKeys.set(kid, keys.privateKey);
+      return { publicJwk, hsmLabel: label, privateKeySealed: null };
+    } catch (error) {
+      // A pair whose public half cannot be read will never get a row: it must not stay in the token (if
+      // even that fails, `npm run keys -- orphans` finds it).
+      await this.destroy({ kid, hsmLabel: label }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async destroy(key: Pick<KeyHandle, 'kid' | 'hsmLabel'>): Promise<void> {
+    this.privateKeys.delete(key.kid);
+    const label = key.hsmLabel;
+    if (label === null) {
+      return;
+    }
+    await this.withSession((session) => {
+      // Label and CKA_ID both: only the pair generated for this kid.
+      for (const objectClass of [
+        graphene.ObjectClass.PRIVATE_KEY,
+        graphene.ObjectClass.PUBLIC_KEY,
+      ]) {
+        session.destroy({ class: objectClass, token: true, label, id: Buffer.from(key.kid) });
+      }
+    });
+  }
+
+  async storedKeys(): Promise<StoredKey[]> {
+    return this.withSession((session) => {
+      const pairs = new Map<
+        string,
+        { label: string; kid: string; objects: ('private' | 'public')[] }
+      >();
+      const kinds = [
+        [graphene.ObjectClass.PRIVATE_KEY, 'private'],
+        [graphene.ObjectClass.PUBLIC_KEY, 'public'],
+      ] as const;
+      for (const [objectClass, kind] of kinds) {
+        const found = session.find({ class: objectClass, token: true });
+        for (let i = 0; i < found.length; i++) {
+          // PKCS#11 finds by exact label only: the prefix is matched here.
+          const { label, id } = found.items(i).getAttribute({ label: null, id: null });
+          if (typeof label !== 'string' || !label.startsWith(HSM_LABEL_PREFIX)) {
+            continue;
+          }
+          const kid = id?.toString() ?? '';
+          const pair = `${label}\n${kid}`;
+          const entry = pairs.get(pair) ?? { label, kid, objects: [] };
+          entry.objects.push(kind);
+          pairs.set(pair, entry);
+        }
+      }
+      return [...pairs.values()];
+    });
   }
 
   sign(key: KeyHandle, message: Buffer): Promise<Buffer> {

@@ -19,6 +19,14 @@ export interface KeyHandle {
   readonly privateKeySealed: string | null;
 }
 
+/** A key the signer keeps outside the database (a token object pair), found by its label. */
+export interface StoredKey {
+  readonly label: string;
+  /** CKA_ID: the kid the key was generated for. */
+  readonly kid: string;
+  readonly objects: readonly ('private' | 'public')[];
+}
+
 /**
  * Where private keys live and how they sign. Two real implementations: `Pkcs11Signer` (an HSM; Tessera
  * never sees key bytes) and `SoftwareSigner` (keys sealed at rest, for development). Signatures are in JWS
@@ -28,6 +36,13 @@ export interface Signer {
   readonly backend: 'software' | 'pkcs11';
   generate(kid: string, algorithm: SigningAlgorithm): Promise<GeneratedKey>;
   sign(key: KeyHandle, message: Buffer): Promise<Buffer>;
+  /**
+   * Undoes `generate`: nothing of the key stays in the signer (token objects, cached handles). For a key
+   * whose row never committed, and for orphans no row names; never for a key of the ring.
+   */
+  destroy(key: Pick<KeyHandle, 'kid' | 'hsmLabel'>): Promise<void>;
+  /** The keys Tessera generated that live outside the database (none for the software signer). */
+  storedKeys(): Promise<StoredKey[]>;
   /** Throws when the signer cannot sign (HSM unreachable, token missing): the readiness check. */
   check(): Promise<void>;
   close(): Promise<void>;

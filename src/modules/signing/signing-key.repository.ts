@@ -67,6 +67,20 @@ export class SigningKeyRepository {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`signing:${purpose}`]);
   }
 
+  /**
+   * Held shared by every transaction that generates keys, until it ends, and exclusively by the orphan
+   * sweep: the sweep sees no key between its generation and its row's commit.
+   */
+  async lockKeyGeneration(tx: EntityManager, mode: 'shared' | 'exclusive'): Promise<void> {
+    const lock = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+    await tx.query(`SELECT ${lock}(hashtextextended('signing:keygen', 0))`);
+  }
+
+  /** The kid and HSM label of every key of the ring, whatever its state. */
+  findHandles(tx: EntityManager): Promise<{ kid: string; hsmLabel: string | null }[]> {
+    return tx.getRepository(SigningKeyEntity).find({ select: { kid: true, hsmLabel: true } });
+  }
+
   /** Serialises boot-time key creation across instances starting at once. */
   async lockBootstrap(tx: EntityManager): Promise<void> {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('signing:bootstrap', 0))`);

@@ -1,7 +1,7 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 
-import type { KeyHandle, SigningAlgorithm } from 'src/modules/signing/signer';
+import type { GeneratedKey, KeyHandle, SigningAlgorithm } from 'src/modules/signing/signer';
 import type { KeyPurpose, SigningKeyEntity } from 'src/modules/signing/signing-key.entity';
 import type { JwkDto, SigningKeyDto } from 'src/modules/signing/signing.dto';
 
@@ -11,6 +11,28 @@ import type { JwkDto, SigningKeyDto } from 'src/modules/signing/signing.dto';
 export function newKid(purpose: KeyPurpose, now: Date): string {
   const day = now.toISOString().slice(0, 10).replace(/-/g, '');
   return `${purpose}-${day}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The row of a key just generated in the signer. */
+export function newKeyRow(
+  key: Pick<SigningKeyEntity, 'kid' | 'purpose' | 'algorithm' | 'backend'> & {
+    state: 'PENDING' | 'ACTIVE';
+    now: Date;
+  },
+  generated: GeneratedKey,
+): Omit<SigningKeyEntity, 'id' | 'version'> {
+  const { now, ...fields } = key;
+  return {
+    ...fields,
+    publicJwk: generated.publicJwk,
+    hsmLabel: generated.hsmLabel,
+    privateKeySealed: generated.privateKeySealed,
+    createdAt: now,
+    activatedAt: key.state === 'ACTIVE' ? now : null,
+    retiringAt: null,
+    retiredAt: null,
+    revokedAt: null,
+  };
 }
 
 export function handle(key: SigningKeyEntity): KeyHandle {

@@ -11,6 +11,7 @@ import { Pkcs11Signer } from 'src/modules/signing/pkcs11.signer';
 import { SIGNER } from 'src/modules/signing/signer';
 import type { Signer } from 'src/modules/signing/signer';
 import { JwksController, SigningKeyController } from 'src/modules/signing/signing-key.controller';
+import { SigningKeyOrphanService } from 'src/modules/signing/signing-key-orphans.service';
 import { SigningKeyEntity } from 'src/modules/signing/signing-key.entity';
 import { SigningKeyRepository } from 'src/modules/signing/signing-key.repository';
 import { SigningMetrics } from 'src/modules/signing/signing.metrics';
@@ -36,9 +37,10 @@ export function createSigner(config: AppConfig): Signer {
     SigningKeyRepository,
     SigningMetrics,
     SigningService,
+    SigningKeyOrphanService,
     AuditCheckpointRepository,
     AuditCheckpointService,
   ],
-  exports: [SigningService, AuditCheckpointService],
+  exports: [SigningService, SigningKeyOrphanService, AuditCheckpointService],
 })
 export class SigningModule {}

@@ -1,7 +1,13 @@
 import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
-import type { GeneratedKey, KeyHandle, Signer, SigningAlgorithm } from 'src/modules/signing/signer';
+import type {
+  GeneratedKey,
+  KeyHandle,
+  Signer,
+  SigningAlgorithm,
+  StoredKey,
+} from 'src/modules/signing/signer';
 import { SecretBox } from 'src/platform/crypto/secret-box';
 
 /**
@@ -40,6 +46,17 @@ export class SoftwareSigner implements Signer {
         ? sign(null, message, privateKey)
         : sign('sha256', message, { key: privateKey, dsaEncoding: 'ieee-p1363' }),
     );
+  }
+
+  /** The only trace of a generated key outside its row is the parsed key in memory. */
+  destroy(key: Pick<KeyHandle, 'kid'>): Promise<void> {
+    this.keys.delete(key.kid);
+    return Promise.resolve();
+  }
+
+  /** Keys live only in their rows (sealed): nothing can be orphaned outside the database. */
+  storedKeys(): Promise<StoredKey[]> {
+    return Promise.resolve([]);
   }
 
   check(): Promise<void> {

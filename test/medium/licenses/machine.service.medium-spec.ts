@@ -4,6 +4,7 @@ import type { ActivateMachineDto } from 'src/modules/licenses/license.dto';
 import type { MachineService } from 'src/modules/licenses/machine.service';
 import { eventCounts, eventsOf, newLicensingContext } from 'test/medium/licenses/licensing-context';
 import type { LicensingContext } from 'test/medium/licenses/licensing-context';
+import { sessionsWaitingForLocks as waitForLocks } from 'test/support/test-database';
 
 const ROUNDS = 10;
 const PARALLEL = 50;
@@ -58,20 +59,8 @@ describe('MachineService (real PostgreSQL)', () => {
     return Promise.allSettled([deactivation, beat ?? machines.heartbeat(ctx.actor, id)]);
   }
 
-  /** Resolves once `count` sessions on this test's database wait for a lock. */
-  async function sessionsWaitingForLocks(count: number): Promise<void> {
-    for (let attempt = 0; attempt < 500; attempt++) {
-      const [{ n }] = await ctx.dataSource.query<{ n: number }[]>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      );
-      if (n >= count) {
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error(`${count} sessions never waited for a lock`);
-  }
+  const sessionsWaitingForLocks = (count: number) =>
+    waitForLocks((sql) => ctx.dataSource.query(sql), count);
 
   describe('activation', () => {
     it('activates a machine, with machine.activated in the license stream and an audit row on the machine', async () => {
