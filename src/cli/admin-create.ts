@@ -1,22 +1,24 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
+import { withAppContext } from 'src/cli/app-context';
+import { withDatabase } from 'src/cli/database-session';
+import { PasswordInputError, readPasswordLine, requirePrintable } from 'src/cli/password-input';
 import { AdminService } from 'src/modules/admins/admin.service';
 import { systemActor } from 'src/platform/auth/actor';
 import type { Role } from 'src/platform/auth/roles';
 import { ALL_ROLES } from 'src/platform/auth/roles';
-import { withAppContext } from 'src/cli/app-context';
-import { withDatabase } from 'src/cli/database-session';
 
 const USAGE =
   'usage: npm run admin:create -- --email <email> --role <role> [--role <role>] [--name <name>]\n' +
-  `roles: ${ALL_ROLES.join(', ')}. The password is read from standard input (piped) or a hidden prompt.`;
+  `roles: ${ALL_ROLES.join(', ')}. The password is read from a hidden prompt (typed twice), or from ` +
+  'standard input when piped: its first line only, e.g. printf \'%s\\n\' "$PASSWORD" | npm run admin:create -- …';
 
 /**
  * Bootstrap: creates an admin (the first owner) without the API, which has no default account.
- * Audited as done by the system.
+ * Audited as done by the system. Arguments and the password are checked before the database starts.
  */
-void withDatabase(async (_dataSource, config, databaseUrl) => {
+void (async () => {
   const { values } = parseArgs({
     options: {
       email: { type: 'string' },
@@ -32,34 +34,38 @@ void withDatabase(async (_dataSource, config, databaseUrl) => {
     !roles.every((r) => (ALL_ROLES as string[]).includes(r))
   ) {
     process.stderr.write(`${USAGE}\n`);
-    return 2;
+    process.exit(2);
   }
-  const password = await readPassword();
-  return withAppContext(config, databaseUrl, async (app) => {
-    const admin = await app.get(AdminService).create(systemActor(), {
-      email,
-      name: name ?? email.split('@')[0],
-      password,
-      roles: roles as Role[],
-    });
-    process.stdout.write(
-      `Created admin ${admin.email} (${admin.id}) with roles ${admin.roles.join(', ')}.\n`,
+  let password: string;
+  try {
+    password = requirePrintable(
+      process.stdin.isTTY ? await promptPassword() : await readPasswordLine(process.stdin),
     );
-    return 0;
-  });
-});
-
-async function readPassword(): Promise<string> {
-  if (!process.stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) {
-      chunks.push(chunk as Buffer);
+  } catch (error) {
+    if (!(error instanceof PasswordInputError)) {
+      throw error;
     }
-    return Buffer.concat(chunks)
-      .toString('utf8')
-      .replace(/\r?\n$/, '');
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
   }
-  // Interactive: prompt twice, echoing nothing.
+  await withDatabase(async (_dataSource, config, databaseUrl) =>
+    withAppContext(config, databaseUrl, async (app) => {
+      const admin = await app.get(AdminService).create(systemActor(), {
+        email,
+        name: name ?? email.split('@')[0],
+        password,
+        roles: roles as Role[],
+      });
+      process.stdout.write(
+        `Created admin ${admin.email} (${admin.id}) with roles ${admin.roles.join(', ')}.\n`,
+      );
+      return 0;
+    }),
+  );
+})();
+
+/** Interactive: asks twice, echoing nothing. */
+async function promptPassword(): Promise<string> {
   const ask = (question: string): Promise<string> =>
     new Promise((resolve) => {
       const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
@@ -75,7 +81,7 @@ async function readPassword(): Promise<string> {
   const first = await ask('Password: ');
   const second = await ask('Repeat password: ');
   if (first !== second) {
-    throw new Error('The passwords do not match.');
+    throw new PasswordInputError('The passwords do not match.');
   }
   return first;
 }

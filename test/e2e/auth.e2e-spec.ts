@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 
+import { Client } from 'pg';
+
 import { Role } from 'src/platform/auth/roles';
 import { api, controlClock, PASSWORD, signedInAdmin } from 'test/e2e/admin-session';
 import { startTestApp } from 'test/e2e/test-app';
@@ -21,21 +23,12 @@ describe('admin sign-in', () => {
     await t.close();
   });
 
-  it('runs the whole flow: CLI owner, login, TOTP enrolment, MFA login, refresh, reuse, replay', async () => {
-    const ownerEmail = `first-${Date.now()}@example.com`;
-    // The bootstrap CLI, as an operator runs it: the password piped on stdin.
-    const created = await new Promise<string>((resolve, reject) => {
+  /** Runs the bootstrap CLI (built in dist/) against the test database with `stdin` piped in. */
+  function adminCreate(args: string[], stdin: string) {
+    return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       const child = execFile(
         process.execPath,
-        [
-          'dist/src/cli/admin-create.js',
-          '--email',
-          ownerEmail,
-          '--role',
-          'owner',
-          '--name',
-          'First Owner',
-        ],
+        ['dist/src/cli/admin-create.js', ...args],
         {
           env: {
             PATH: process.env.PATH,
@@ -44,10 +37,78 @@ describe('admin sign-in', () => {
             ...TEST_SECRETS,
           },
         },
-        (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)),
+        (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
       );
-      child.stdin!.end(`${PASSWORD}\n`);
+      child.stdin!.end(stdin);
     });
+  }
+
+  describe('creating an admin from the command line', () => {
+    const login = (email: string, password: string) =>
+      request('POST', '/v1/auth/login', { body: { email, password } });
+
+    it('takes the first line of a pipe as the password, so piping it twice for a confirm prompt works', async () => {
+      const email = `twice-${Date.now()}@example.com`;
+      const created = await adminCreate(
+        ['--email', email, '--role', 'owner'],
+        `${PASSWORD}\n${PASSWORD}\n`,
+      );
+      expect([created.code, created.stderr]).toEqual([0, '']);
+      expect((await login(email, PASSWORD)).status).toBe(200);
+      expect((await login(email, `${PASSWORD}\n${PASSWORD}`)).status).toBe(401);
+    });
+
+    it('takes a CRLF line without its CR', async () => {
+      const email = `crlf-${Date.now()}@example.com`;
+      expect(
+        (await adminCreate(['--email', email, '--role', 'owner'], `${PASSWORD}\r\n`)).code,
+      ).toBe(0);
+      expect((await login(email, PASSWORD)).status).toBe(200);
+    });
+
+    it('refuses a password with a control character with a clear error, and creates no one', async () => {
+      const email = `control-${Date.now()}@example.com`;
+      const refused = await adminCreate(
+        ['--email', email, '--role', 'owner'],
+        `${PASSWORD}\t${PASSWORD}\n`,
+      );
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toContain(
+        'The password contains a control character (U+0009, character 24)',
+      );
+      expect(refused.stderr).toContain(`printf '%s\\n' "$PASSWORD" | npm run admin:create`);
+      expect(refused.stderr).not.toContain(PASSWORD);
+      const client = new Client({ connectionString: t.databaseUrl });
+      await client.connect();
+      try {
+        const found = await client.query(`SELECT id FROM admins WHERE email = $1`, [email]);
+        expect(found.rows).toEqual([]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it('refuses empty input with a clear error', async () => {
+      const refused = await adminCreate(
+        ['--email', `empty-${Date.now()}@example.com`, '--role', 'owner'],
+        '',
+      );
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /^No password on standard input: pipe the password as one line/,
+      );
+    });
+  });
+
+  it('runs the whole flow: CLI owner, login, TOTP enrolment, MFA login, refresh, reuse, replay', async () => {
+    const ownerEmail = `first-${Date.now()}@example.com`;
+    // The bootstrap CLI, as an operator runs it: the password piped on stdin.
+    const { stdout: created } = await adminCreate(
+      ['--email', ownerEmail, '--role', 'owner', '--name', 'First Owner'],
+      `${PASSWORD}\n`,
+    );
     expect(created).toMatch(/^Created admin first-.* with roles owner\.$/m);
 
     // Password login without MFA yields tokens.
