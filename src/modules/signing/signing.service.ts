@@ -369,7 +369,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
         const result = await work(tx, async (purpose, algorithm, state) => {
           const now = this.clock.now();
           const kid = newKid(purpose, now);
-          const key = await this.generate(kid, algorithm);
+          const key = await this.generateInSigner(kid, algorithm);
           generated.push({ kid, hsmLabel: key.hsmLabel });
           const row = { kid, purpose, algorithm, backend: this.signer.backend, state, now };
           return this.keys.create(tx, newKeyRow(row, key));
@@ -386,7 +386,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Generates a key pair in the signer (inside the HSM for pkcs11), timed and counted by backend. */
-  private async generate(kid: string, algorithm: SigningAlgorithm): Promise<GeneratedKey> {
+  private async generateInSigner(kid: string, algorithm: SigningAlgorithm): Promise<GeneratedKey> {
     const started = performance.now();
     try {
       return await this.signer.generate(kid, algorithm);
