@@ -8,6 +8,8 @@ export default tseslint.config(
       'node_modules/**',
       'coverage/**',
       'data/**',
+      'packages/*/dist/**',
+      'packages/sdk/src/generated/**',
       '**/*.js',
       '**/*.mjs',
       '**/*.cjs',
@@ -45,12 +47,19 @@ export default tseslint.config(
     },
   },
   {
-    // The one reader of the environment, and the tests that stage one for a child process.
-    files: ['src/config/**', 'test/**'],
+    // The one reader of the environment, the tests that stage one for a child process, and the SDK's CLI
+    // (a separate program, whose credentials come from TESSERA_API_KEY).
+    files: ['src/config/**', 'test/**', 'packages/sdk/src/cli.ts', 'packages/sdk/test/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
-    files: ['**/*.spec.ts', '**/*.medium-spec.ts', '**/*.e2e-spec.ts', 'test/**'],
+    files: [
+      '**/*.spec.ts',
+      '**/*.medium-spec.ts',
+      '**/*.e2e-spec.ts',
+      'test/**',
+      'packages/sdk/test/**',
+    ],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/unbound-method': 'off',

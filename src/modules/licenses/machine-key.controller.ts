@@ -1,5 +1,12 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiTags, OmitType } from '@nestjs/swagger';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiProperty,
+  ApiTags,
+  OmitType,
+} from '@nestjs/swagger';
 import { IsString, Length } from 'class-validator';
 
 import { MAX_LICENSE_KEY_LENGTH } from 'src/modules/licenses/license-key';
@@ -18,14 +25,15 @@ class KeyActivationDto extends OmitType(ActivateMachineDto, ['licenseId'] as con
   key: string;
 }
 
-class KeyHeartbeatDto {
+/** A machine of the license, named by its fingerprint: heartbeat and deactivation from the app. */
+class KeyMachineDto {
   @ApiProperty() @IsString() @Length(1, MAX_LICENSE_KEY_LENGTH) key: string;
   @ApiProperty() @IsString() @Length(1, 255) fingerprint: string;
 }
 
 /**
- * For apps in the field, which hold a license key and nothing else: activate this machine and keep its
- * heartbeat. The key is the credential (401 INVALID_LICENSE_KEY when it matches no license); seat limits
+ * For apps in the field, which hold a license key and nothing else: activate this machine, keep its
+ * heartbeat, and deactivate it (uninstall, move to another machine). The key is the credential (401 INVALID_LICENSE_KEY when it matches no license); seat limits
  * and the audit trail are the same as for activations made with an API key.
  */
 @ApiTags('machines')
@@ -50,7 +58,18 @@ export class MachineKeyController {
   @Public()
   @ValidateRateLimited()
   @ApiOkResponse({ type: MachineDto, description: HEARTBEAT_REFUSALS })
-  heartbeat(@Body() body: KeyHeartbeatDto, @ClientMeta() meta: RequestMeta): Promise<MachineDto> {
+  heartbeat(@Body() body: KeyMachineDto, @ClientMeta() meta: RequestMeta): Promise<MachineDto> {
     return this.machines.heartbeat(body.key, body.fingerprint, meta);
+  }
+
+  @Post('deactivate-machine')
+  @HttpCode(204)
+  @Public()
+  @ValidateRateLimited()
+  @ApiNoContentResponse({
+    description: 'Deactivated; the seat is free (404 MACHINE_NOT_FOUND for an unknown fingerprint)',
+  })
+  deactivate(@Body() body: KeyMachineDto, @ClientMeta() meta: RequestMeta): Promise<void> {
+    return this.machines.deactivate(body.key, body.fingerprint, meta);
   }
 }

@@ -10,7 +10,7 @@ import type { Actor } from 'src/platform/auth/actor';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import type { RequestMeta } from 'src/platform/http/request-meta';
 
-/** Machine activation and heartbeats authenticated by the license key itself. */
+/** Machine activation, heartbeats and deactivation authenticated by the license key itself. */
 @Injectable()
 export class MachineKeyService {
   constructor(
@@ -29,12 +29,20 @@ export class MachineKeyService {
   }
 
   async heartbeat(key: string, fingerprint: string, meta: RequestMeta): Promise<MachineDto> {
+    return this.machines.heartbeat(keyHolder(meta), await this.machineFor(key, fingerprint));
+  }
+
+  async deactivate(key: string, fingerprint: string, meta: RequestMeta): Promise<void> {
+    await this.machines.deactivate(keyHolder(meta), await this.machineFor(key, fingerprint));
+  }
+
+  private async machineFor(key: string, fingerprint: string): Promise<string> {
     const licenseId = await this.licenseFor(key);
     const machine = await this.repository.getMachineByFingerprint(licenseId, fingerprint);
     if (machine === null) {
       throw new MachineNotFound();
     }
-    return this.machines.heartbeat(keyHolder(meta), machine.id);
+    return machine.id;
   }
 
   private async licenseFor(key: string): Promise<string> {
