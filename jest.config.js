@@ -41,5 +41,17 @@ module.exports = {
     },
     { ...common, displayName: 'medium', testMatch: ['<rootDir>/test/medium/**/*.medium-spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    {
+      // @tessera/sdk against a real server process; its ESM sources (and tests) import
+      // `./x.js`, read as `./x.ts`.
+      ...common,
+      displayName: 'sdk',
+      testMatch: ['<rootDir>/packages/sdk/test/**/*.sdk-spec.ts'],
+      moduleNameMapper: {
+        '^src/(.*?)(\\.js)?$': '<rootDir>/src/$1',
+        '^test/(.*?)(\\.js)?$': '<rootDir>/test/$1',
+        '^(\\.{1,2}/.*)\\.js$': '$1',
+      },
+    },
   ],
 };

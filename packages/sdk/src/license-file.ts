@@ -31,6 +31,14 @@ export interface VerifiedLicenseFile {
 
 export class LicenseFileError extends Error {
   override readonly name = 'LicenseFileError';
+
+  constructor(
+    message: string,
+    /** `other-machine`: a genuine file of another machine; `expired`: the license (not the file) has. */
+    readonly reason: 'invalid' | 'other-machine' | 'expired' = 'invalid',
+  ) {
+    super(message);
+  }
 }
 
 interface Encrypted {
@@ -97,7 +105,11 @@ async function decrypt(
       sealed,
     );
   } catch {
-    throw new LicenseFileError('cannot decrypt the license: wrong license key or fingerprint');
+    // The signature held, so the file is genuine: a machine file that does not open is another machine's.
+    throw new LicenseFileError(
+      'cannot decrypt the license: wrong license key or fingerprint',
+      enc.ikm === 'key+fingerprint' && fingerprint !== undefined ? 'other-machine' : 'invalid',
+    );
   }
   return JSON.parse(fromUtf8(new Uint8Array(plaintext))) as FileLicense;
 }
@@ -143,13 +155,14 @@ export async function verifyLicenseFile(
       options.fingerprint === undefined
         ? "the file is bound to a machine: pass this machine's fingerprint"
         : 'the file is bound to another machine',
+      'other-machine',
     );
   }
   const restricts = ['RESTRICT_ACCESS', 'REVOKE_ACCESS'].includes(
     license.policy.expirationStrategy,
   );
   if (restricts && license.expiresAt !== null && new Date(license.expiresAt) <= now) {
-    throw new LicenseFileError('the license has expired');
+    throw new LicenseFileError('the license has expired', 'expired');
   }
   return {
     kid: protectedHeader.kid!,

@@ -20,7 +20,12 @@ import type { HeartbeatLoop, HeartbeatOptions } from './heartbeat.js';
 import { platformFetch, resilientFetch } from './http.js';
 import type { Fetch } from './http.js';
 import { ALGORITHMS, KeySet } from './keys.js';
-import { CLOCK_TOLERANCE_SECONDS, signedIssueTime, verifyLicenseFile } from './license-file.js';
+import {
+  CLOCK_TOLERANCE_SECONDS,
+  LicenseFileError,
+  signedIssueTime,
+  verifyLicenseFile,
+} from './license-file.js';
 import type { VerifiedLicenseFile, VerifyLicenseFileOptions } from './license-file.js';
 import { MemoryStore } from './store.js';
 import type { LicenseStore } from './store.js';
@@ -93,6 +98,7 @@ export class Licensing {
   private readonly baseUrl: string;
   private readonly graceMs: number;
   private jwksLoaded = false;
+  private savedJwks: JSONWebKeySet | undefined;
 
   constructor(options: LicensingOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -157,6 +163,7 @@ export class Licensing {
       await this.entryName('validation', keySha256, scope),
       JSON.stringify(signed),
     );
+    await this.saveJwks();
     const validatedAt = new Date(body.validatedAt);
     const clockTampered = this.now().getTime() < validatedAt.getTime() - TOLERANCE_MS;
     await this.noteSignedTime(validatedAt, signed);
@@ -255,15 +262,16 @@ export class Licensing {
   private async offline(key: string, keySha256: string, scope: Scope): Promise<Validation> {
     const now = this.now();
     const nothing = { license: null, validatedAt: null, source: 'offline' as const };
+    const behind = (signed: Date): Validation => ({
+      ...nothing,
+      valid: false,
+      code: 'CLOCK_TAMPERED',
+      detail: `the clock (${now.toISOString()}) is behind a signed time already seen (${signed.toISOString()})`,
+      clockTampered: true,
+    });
     const lastSeen = await this.lastSignedTime();
     if (lastSeen !== undefined && now.getTime() < lastSeen.getTime() - TOLERANCE_MS) {
-      return {
-        ...nothing,
-        valid: false,
-        code: 'CLOCK_TAMPERED',
-        detail: `the clock (${now.toISOString()}) is behind a signed time already seen (${lastSeen.toISOString()})`,
-        clockTampered: true,
-      };
+      return behind(lastSeen);
     }
     let tampered = false;
     let expired = false;
@@ -271,7 +279,12 @@ export class Licensing {
     if (stored !== undefined) {
       try {
         const body = await this.verifyAnswer(JSON.parse(stored) as SignedAnswer, keySha256, scope);
-        const until = new Date(new Date(body.validatedAt).getTime() + this.graceMs);
+        const validatedAt = new Date(body.validatedAt);
+        // The answer itself is a signed time too, should the clock entry have been removed.
+        if (now.getTime() < validatedAt.getTime() - TOLERANCE_MS) {
+          return behind(validatedAt);
+        }
+        const until = new Date(validatedAt.getTime() + this.graceMs);
         if (now < until) {
           return { ...decision(body), source: 'cache', offlineUntil: until, clockTampered: false };
         }
@@ -280,9 +293,15 @@ export class Licensing {
         tampered = true;
       }
     }
+    let fileBehind = false;
+    let otherMachine = false;
     const file = await this.storedLicenseFile(key, scope.fingerprint).catch((error: unknown) => {
       if (error instanceof ExpiredFile) {
         expired = true;
+      } else if (error instanceof LicenseFileError && error.reason === 'other-machine') {
+        otherMachine = true;
+      } else if ((error as { claim?: string }).claim === 'nbf') {
+        fileBehind = true; // issued after what the clock says
       } else {
         tampered = true;
       }
@@ -290,6 +309,19 @@ export class Licensing {
     });
     if (file !== undefined) {
       return { ...fileDecision(file, scope), source: 'license-file', clockTampered: false };
+    }
+    if (otherMachine) {
+      return {
+        ...nothing,
+        source: 'license-file',
+        valid: false,
+        code: 'FINGERPRINT_SCOPE_MISMATCH',
+        detail: 'the license file is bound to another machine',
+        clockTampered: false,
+      };
+    }
+    if (fileBehind) {
+      return { ...behind(now), detail: 'the clock is behind the issue time of the license file' };
     }
     if (expired) {
       return {
@@ -330,8 +362,10 @@ export class Licensing {
         now: this.now(),
       });
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === 'ERR_JWT_EXPIRED' || (error as Error).message === 'the license has expired') {
+      if (
+        (error as { code?: string }).code === 'ERR_JWT_EXPIRED' ||
+        (error instanceof LicenseFileError && error.reason === 'expired')
+      ) {
         throw new ExpiredFile();
       }
       throw error;
@@ -408,10 +442,16 @@ export class Licensing {
       } else {
         await this.keys.refresh().catch(() => false);
       }
-      const current = this.keys.current();
-      if (current !== undefined) {
-        await this.store.set('jwks', JSON.stringify(current));
-      }
+      await this.saveJwks();
+    }
+  }
+
+  /** After a refresh (new kid seen), the stored copy follows. */
+  private async saveJwks(): Promise<void> {
+    const current = this.keys.current();
+    if (!this.keys.pinned && current !== undefined && current !== this.savedJwks) {
+      this.savedJwks = current;
+      await this.store.set('jwks', JSON.stringify(current));
     }
   }
 

@@ -8,7 +8,7 @@ export interface LicenseStore {
   delete(name: string): Promise<void>;
 }
 
-/** For browsers and tests: gone with the page or process. */
+/** For browsers and tests: gone when the page (or program) ends. */
 export class MemoryStore implements LicenseStore {
   private readonly entries = new Map<string, string>();
 

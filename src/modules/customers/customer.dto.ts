@@ -48,6 +48,8 @@ export class CreateCustomerDto {
   email: string;
 
   @ApiPropertyOptional({
+    type: String,
+    nullable: true,
     example: 'cus_Q3Jx9vT2',
     description: "The billing system's id for this customer; unique across customers",
   })

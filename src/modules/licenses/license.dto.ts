@@ -35,7 +35,11 @@ export class CreatePolicyDto {
   @ApiProperty() @IsUUID() productId: string;
   @ApiProperty() @IsString() @Length(1, 200) name: string;
 
-  @ApiPropertyOptional({ description: 'License lifetime in seconds; absent or null: perpetual' })
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    description: 'License lifetime in seconds; absent or null: perpetual',
+  })
   @IsOptional()
   @IsInt()
   @Min(60)
@@ -55,7 +59,11 @@ export class CreatePolicyDto {
   @IsBoolean()
   floating?: boolean;
 
-  @ApiPropertyOptional({ description: 'Absent: 1 when node-locked, unlimited when floating' })
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    description: 'Absent: 1 when node-locked, unlimited when floating',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -70,6 +78,8 @@ export class CreatePolicyDto {
   @ApiPropertyOptional({ default: false }) @IsOptional() @IsBoolean() requireHeartbeat?: boolean;
 
   @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
     description: 'A machine without a heartbeat for this long is dead (and culled when floating)',
   })
   @IsOptional()
@@ -79,9 +89,19 @@ export class CreatePolicyDto {
   heartbeatDurationSeconds?: number | null;
 
   @ApiPropertyOptional({ default: false }) @IsOptional() @IsBoolean() requireCheckIn?: boolean;
-  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(60) @Max(TEN_YEARS) checkInIntervalSeconds?:
-    number | null;
-  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(0) @Max(2_000_000_000) maxUses?: number | null;
+  @ApiPropertyOptional({ type: Number, nullable: true })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(TEN_YEARS)
+  checkInIntervalSeconds?: number | null;
+
+  @ApiPropertyOptional({ type: Number, nullable: true })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(2_000_000_000)
+  maxUses?: number | null;
 
   @ApiPropertyOptional({
     enum: KEY_SCHEMES,
@@ -123,7 +143,7 @@ export class PolicyDto {
   @ApiProperty({ nullable: true, type: Number }) maxUses: number | null;
   @ApiProperty({ enum: KEY_SCHEMES }) keyScheme: KeyScheme;
   @ApiProperty({ type: [String] }) entitlements: string[];
-  @ApiProperty({ type: Object }) metadata: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
   @ApiProperty() createdAt: string;
   @ApiProperty() version: number;
 }
@@ -176,7 +196,7 @@ export class LicenseDto {
   entitlements: string[];
   @ApiProperty({ nullable: true, type: String }) lastCheckInAt: string | null;
   @ApiProperty({ nullable: true, type: String }) lastValidatedAt: string | null;
-  @ApiProperty({ type: Object }) metadata: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
   @ApiProperty() createdAt: string;
   @ApiProperty() version: number;
 }
@@ -307,12 +327,25 @@ export class ValidatedScopeDto {
   @ApiProperty({ type: [String] }) entitlements: string[];
 }
 
+export class ValidatedPolicyDto {
+  @ApiProperty() id: string;
+  @ApiProperty() name: string;
+  @ApiProperty() productId: string;
+  @ApiProperty({ description: 'The product code' }) product: string;
+  @ApiProperty() floating: boolean;
+  @ApiProperty({ nullable: true, type: Number }) maxMachines: number | null;
+  @ApiProperty({ enum: EXPIRATION }) expirationStrategy: string;
+  @ApiProperty() requireHeartbeat: boolean;
+  @ApiProperty() requireCheckIn: boolean;
+}
+
 export class ValidatedLicenseDto {
   @ApiProperty() id: string;
   @ApiProperty({ enum: STATUSES }) status: LicenseStatus;
   @ApiProperty({ nullable: true, type: String }) expiry: string | null;
   @ApiProperty({ type: [String] }) entitlements: string[];
-  @ApiProperty({ type: Object, description: 'Policy summary' }) policy: Record<string, unknown>;
+  @ApiProperty({ type: ValidatedPolicyDto, description: 'Policy summary' })
+  policy: ValidatedPolicyDto;
 }
 
 export class ValidationResultDto {

@@ -1395,7 +1395,7 @@ export type components = {
              * @description The billing system's id for this customer; unique across customers
              * @example cus_Q3Jx9vT2
              */
-            externalId?: Record<string, never>;
+            externalId?: string | null;
             /** @description Free-form JSON object, at most 50 keys and 16384 bytes */
             metadata?: {
                 [key: string]: unknown;
@@ -1432,9 +1432,9 @@ export type components = {
             name: string;
         };
         CreatePolicyDto: {
-            checkInIntervalSeconds?: Record<string, never>;
+            checkInIntervalSeconds?: number | null;
             /** @description License lifetime in seconds; absent or null: perpetual */
-            durationSeconds?: Record<string, never>;
+            durationSeconds?: number | null;
             /** @description Entitlement codes every license of the policy carries */
             entitlements?: string[];
             /**
@@ -1448,7 +1448,7 @@ export type components = {
              */
             floating?: boolean;
             /** @description A machine without a heartbeat for this long is dead (and culled when floating) */
-            heartbeatDurationSeconds?: Record<string, never>;
+            heartbeatDurationSeconds?: number | null;
             /**
              * @description Keys of licenses issued from the policy: RANDOM (35 characters), or SIGNED (a compact JWS embedding the license id, expiry and entitlements at issue, verifiable offline with /v1/keys; docs/licensing.md)
              * @default RANDOM
@@ -1456,8 +1456,8 @@ export type components = {
              */
             keyScheme?: "RANDOM" | "SIGNED";
             /** @description Absent: 1 when node-locked, unlimited when floating */
-            maxMachines?: Record<string, never>;
-            maxUses?: Record<string, never>;
+            maxMachines?: number | null;
+            maxUses?: number | null;
             /** @description Free-form JSON object, at most 50 keys and 16384 bytes */
             metadata?: {
                 [key: string]: unknown;
@@ -1584,7 +1584,9 @@ export type components = {
             lastValidatedAt: string | null;
             maxMachines: number | null;
             maxUses: number | null;
-            metadata: Record<string, never>;
+            metadata: {
+                [key: string]: unknown;
+            };
             name: string | null;
             policyId: string;
             /** @enum {string} */
@@ -1664,7 +1666,9 @@ export type components = {
             lastValidatedAt: string | null;
             maxMachines: number | null;
             maxUses: number | null;
-            metadata: Record<string, never>;
+            metadata: {
+                [key: string]: unknown;
+            };
             name: string | null;
             policyId: string;
             /** @enum {string} */
@@ -1757,7 +1761,9 @@ export type components = {
             keyScheme: "RANDOM" | "SIGNED";
             maxMachines: number | null;
             maxUses: number | null;
-            metadata: Record<string, never>;
+            metadata: {
+                [key: string]: unknown;
+            };
             name: string;
             /** @enum {string} */
             overageStrategy: "NO_OVERAGE" | "ALLOW_1_25X" | "ALLOW_1_5X" | "ALLOW_2X" | "ALWAYS_ALLOW";
@@ -1883,9 +1889,9 @@ export type components = {
             name?: string;
         };
         UpdatePolicyDto: {
-            checkInIntervalSeconds?: Record<string, never>;
+            checkInIntervalSeconds?: number | null;
             /** @description License lifetime in seconds; absent or null: perpetual */
-            durationSeconds?: Record<string, never>;
+            durationSeconds?: number | null;
             /** @description Entitlement codes every license of the policy carries */
             entitlements?: string[];
             /**
@@ -1899,7 +1905,7 @@ export type components = {
              */
             floating?: boolean;
             /** @description A machine without a heartbeat for this long is dead (and culled when floating) */
-            heartbeatDurationSeconds?: Record<string, never>;
+            heartbeatDurationSeconds?: number | null;
             /**
              * @description Keys of licenses issued from the policy: RANDOM (35 characters), or SIGNED (a compact JWS embedding the license id, expiry and entitlements at issue, verifiable offline with /v1/keys; docs/licensing.md)
              * @default RANDOM
@@ -1907,8 +1913,8 @@ export type components = {
              */
             keyScheme?: "RANDOM" | "SIGNED";
             /** @description Absent: 1 when node-locked, unlimited when floating */
-            maxMachines?: Record<string, never>;
-            maxUses?: Record<string, never>;
+            maxMachines?: number | null;
+            maxUses?: number | null;
             /** @description Free-form JSON object, at most 50 keys and 16384 bytes */
             metadata?: {
                 [key: string]: unknown;
@@ -1958,9 +1964,22 @@ export type components = {
             expiry: string | null;
             id: string;
             /** @description Policy summary */
-            policy: Record<string, never>;
+            policy: components["schemas"]["ValidatedPolicyDto"];
             /** @enum {string} */
             status: "ACTIVE" | "EXPIRING" | "EXPIRED" | "SUSPENDED" | "REVOKED";
+        };
+        ValidatedPolicyDto: {
+            /** @enum {string} */
+            expirationStrategy: "RESTRICT_ACCESS" | "REVOKE_ACCESS" | "MAINTAIN_ACCESS" | "ALLOW_ACCESS";
+            floating: boolean;
+            id: string;
+            maxMachines: number | null;
+            name: string;
+            /** @description The product code */
+            product: string;
+            productId: string;
+            requireCheckIn: boolean;
+            requireHeartbeat: boolean;
         };
         ValidatedScopeDto: {
             entitlements: string[];
