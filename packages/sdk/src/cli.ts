@@ -26,7 +26,7 @@ interface Config {
 
 /** `TESSERA_CONFIG` or ~/.config/tessera/config.json; refused when others may read it (it holds a key). */
 function readConfig(): Config {
-  const path = process.env.TESSERA_CONFIG ?? join(homedir(), '.config', 'tessera', 'config.json');
+  const path = env('TESSERA_CONFIG') ?? join(homedir(), '.config', 'tessera', 'config.json');
   let mode: number;
   try {
     mode = statSync(path).mode;
@@ -39,6 +39,12 @@ function readConfig(): Config {
     );
   }
   return JSON.parse(readFileSync(path, 'utf8')) as Config;
+}
+
+/** An environment variable; empty counts as unset. */
+function env(name: string): string | undefined {
+  const value = process.env[name];
+  return value === '' ? undefined : value;
 }
 
 function readJwks(path: string): JSONWebKeySet {
@@ -64,14 +70,12 @@ async function settings(
 ): Promise<{ url: string; apiKey?: string; json: boolean }> {
   const globals = command.optsWithGlobals<Globals>();
   const config = readConfig();
-  const url = globals.url ?? process.env.TESSERA_URL ?? config.url;
+  const url = globals.url ?? env('TESSERA_URL') ?? config.url;
   if (url === undefined) {
     throw new UsageError('no server: pass --url, or set TESSERA_URL or "url" in the config file');
   }
   const apiKey =
-    globals.apiKeyStdin === true
-      ? await readStdin()
-      : (process.env.TESSERA_API_KEY ?? config.apiKey);
+    globals.apiKeyStdin === true ? await readStdin() : (env('TESSERA_API_KEY') ?? config.apiKey);
   return { url, apiKey, json: globals.json === true };
 }
 
@@ -285,7 +289,7 @@ export function program(): Command {
     .action(
       async (licenseId: string, options: { ttl?: number; encrypt?: boolean }, command: Command) => {
         const { api, json } = await client(command);
-        const key = process.env.TESSERA_LICENSE_KEY;
+        const key = env('TESSERA_LICENSE_KEY');
         if (options.encrypt === true && key === undefined) {
           throw new UsageError('--encrypt needs the license key in TESSERA_LICENSE_KEY');
         }
@@ -311,7 +315,7 @@ export function program(): Command {
         });
         try {
           const verified = await licensing.verifyLicenseFile(readFileSync(file, 'utf8'), {
-            licenseKey: process.env.TESSERA_LICENSE_KEY,
+            licenseKey: env('TESSERA_LICENSE_KEY'),
             fingerprint: options.fingerprint,
           });
           if (json) {

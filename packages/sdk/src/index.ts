@@ -19,7 +19,7 @@ export type { Fetch, RetryOptions } from './http.js';
 export { KeySet } from './keys.js';
 export { dearmour, LicenseFileError, verifyLicenseFile } from './license-file.js';
 export type { FileLicense, VerifiedLicenseFile, VerifyLicenseFileOptions } from './license-file.js';
-export { Licensing } from './licensing.js';
+export { Licensing, needsActivation } from './licensing.js';
 export type {
   LicensingOptions,
   OfflineCode,

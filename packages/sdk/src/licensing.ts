@@ -515,3 +515,11 @@ function fileDecision(
   }
   return { ...base, valid: true, code: 'VALID', detail: 'valid (offline, from the license file)' };
 }
+
+/** True when the answer says this machine holds no seat yet: activate it, then validate again. */
+export function needsActivation(result: Validation): boolean {
+  return (
+    result.source === 'online' &&
+    ['NO_MACHINE', 'NO_MACHINES', 'FINGERPRINT_SCOPE_MISMATCH'].includes(result.code)
+  );
+}
