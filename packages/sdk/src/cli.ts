@@ -242,6 +242,7 @@ export function program(): Command {
         const { url, json } = await settings(command);
         const licensing = new Licensing({
           baseUrl: url,
+          offline: false, // a script wants to know the server was not reached (exit 5)
           jwks: options.jwks === undefined ? undefined : readJwks(options.jwks),
         });
         const result = await licensing.validate(key, {

@@ -67,6 +67,8 @@ export interface LicensingOptions {
   store?: LicenseStore;
   /** How long the last signed validation answers offline, from its signed time (default 24 h). */
   offlineGraceSeconds?: number;
+  /** Answer offline when the server cannot be reached (default true); false: TesseraNetworkError. */
+  offline?: boolean;
   /** Retries of a validation before answering offline (default 1), and the time limit of each (5 s). */
   retries?: number;
   timeoutMs?: number;
@@ -97,6 +99,7 @@ export class Licensing {
   private readonly now: () => Date;
   private readonly baseUrl: string;
   private readonly graceMs: number;
+  private readonly answerOffline: boolean;
   private jwksLoaded = false;
   private savedJwks: JSONWebKeySet | undefined;
 
@@ -111,6 +114,7 @@ export class Licensing {
     this.store = options.store ?? new MemoryStore();
     this.now = options.now ?? (() => new Date());
     this.graceMs = (options.offlineGraceSeconds ?? 86_400) * 1000;
+    this.answerOffline = options.offline ?? true;
     this.keys = new KeySet(
       options.jwks !== undefined
         ? { pinned: options.jwks }
@@ -141,12 +145,12 @@ export class Licensing {
         }),
       );
     } catch (error) {
-      if (error instanceof TesseraNetworkError) {
+      if (error instanceof TesseraNetworkError && this.answerOffline) {
         return this.offline(key, keySha256, scope);
       }
       throw error;
     }
-    if (response.status >= 500) {
+    if (response.status >= 500 && this.answerOffline) {
       await response.body?.cancel();
       return this.offline(key, keySha256, scope);
     }
@@ -382,12 +386,14 @@ export class Licensing {
     if (body.keySha256 !== keySha256) {
       throw new TesseraSignatureError('the answer is for another license key');
     }
-    const asked = {
-      fingerprint: scope.fingerprint ?? null,
-      product: scope.product ?? null,
-      entitlements: scope.entitlements ?? [],
-    };
-    if (JSON.stringify(asked) !== JSON.stringify(body.scope)) {
+    const entitlements = scope.entitlements ?? [];
+    const echoed = body.scope;
+    if (
+      echoed?.fingerprint !== (scope.fingerprint ?? null) ||
+      echoed.product !== (scope.product ?? null) ||
+      echoed.entitlements.length !== entitlements.length ||
+      echoed.entitlements.some((code, i) => code !== entitlements[i])
+    ) {
       throw new TesseraSignatureError('the answer is for another scope');
     }
     return body;

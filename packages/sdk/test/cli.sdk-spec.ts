@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -11,6 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { Proxy } from './support/proxy.js';
 import { newCatalog, ROOT, RunningTessera } from './support/tessera.js';
 import type { Fixture } from './support/tessera.js';
 
@@ -182,6 +183,32 @@ describe('tessera CLI', () => {
       stderr: expect.stringContaining('401 UNAUTHENTICATED'),
     });
     expect(run(['keys', 'fetch'], { TESSERA_URL: 'http://127.0.0.1:9' }).code).toBe(5);
+    expect(run(['validate', 'ANY-KEY'], { TESSERA_URL: 'http://127.0.0.1:9' }).code).toBe(5);
+  });
+
+  it('exits 4 when a validation answer does not verify', async () => {
+    const proxy = await new Proxy(tessera.baseUrl).start();
+    proxy.handler = async (request, forward) => {
+      const answer = await forward(request);
+      if (request.path.endsWith('/validate-key')) {
+        answer.body = Buffer.from(answer.body.toString().replace('NOT_FOUND', 'VALID'));
+      }
+      return answer;
+    };
+    try {
+      const forged = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, 'validate', 'AAAAA-BBBBB'], {
+          env: { PATH: process.env.PATH, HOME: home, TESSERA_URL: proxy.url },
+        });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+      expect(forged.code).toBe(4);
+      expect(forged.stderr).toContain('signature does not verify');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('reads credentials from a 0600 config file or stdin, and refuses a config others can read', () => {
