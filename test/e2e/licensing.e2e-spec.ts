@@ -444,7 +444,7 @@ describe('licensing', () => {
     );
   });
 
-  it('lets an app activate its machine and send heartbeats with nothing but its license key', async () => {
+  it('lets an app activate its machine, send heartbeats and deactivate it with nothing but its license key', async () => {
     const { id, key } = await license(
       await policy({ floating: true, maxMachines: 1, requireHeartbeat: true }),
     );
@@ -480,6 +480,31 @@ describe('licensing', () => {
     });
     expect(audits.body.data[0]).toMatchObject({
       action: 'machine.heartbeat',
+      actorType: 'anonymous',
+    });
+
+    // Uninstalling frees the seat, with the key alone; another license's key cannot.
+    const other = await license(await policy({ floating: true }));
+    const foreign = await anonymous('/v1/licenses/actions/deactivate-machine', {
+      key: other.key,
+      fingerprint: 'app-1',
+    });
+    expect([foreign.status, foreign.body.code]).toEqual([404, 'MACHINE_NOT_FOUND']);
+    const freed = await anonymous('/v1/licenses/actions/deactivate-machine', {
+      key,
+      fingerprint: 'app-1',
+    });
+    expect(freed.status).toBe(204);
+    const second = await anonymous('/v1/licenses/actions/activate-machine', {
+      key,
+      fingerprint: 'app-2',
+    });
+    expect(second.status).toBe(201);
+    const trail = await call('GET', `/v1/audit/events?targetId=${activated.body.id}`, {
+      token: owner.accessToken,
+    });
+    expect(trail.body.data[0]).toMatchObject({
+      action: 'machine.deactivated',
       actorType: 'anonymous',
     });
   });

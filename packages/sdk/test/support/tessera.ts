@@ -43,8 +43,13 @@ export class RunningTessera {
       PORT: String(port),
       WEBHOOK_DISPATCHER_ENABLED: 'false',
     });
-    await tessera.resume();
-    tessera.apiKey = await tessera.newApiKey();
+    try {
+      await tessera.resume();
+      tessera.apiKey = await tessera.newApiKey();
+    } catch (error) {
+      await tessera.stop(); // no server outlives a failed setup
+      throw error;
+    }
     return tessera;
   }
 
