@@ -4764,6 +4764,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description 422 LICENSE_SUSPENDED, LICENSE_REVOKED, LICENSE_EXPIRED (restricting strategy) or LICENSE_OVERDUE when validation would deny the license: the heartbeat is not recorded and the seat dies on schedule */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5016,6 +5017,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description 422 LICENSE_SUSPENDED, LICENSE_REVOKED, LICENSE_EXPIRED (restricting strategy) or LICENSE_OVERDUE when validation would deny the license: the heartbeat is not recorded and the seat dies on schedule */
             200: {
                 headers: {
                     [name: string]: unknown;
