@@ -60,8 +60,10 @@ RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000
 
+# Over HTTPS when TLS_CERT_FILE is set (the certificate is for the service's name, not 127.0.0.1: the check
+# asks for readiness, it does not authenticate the server).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const tls = Boolean(process.env.TLS_CERT_FILE); require(tls ? 'node:https' : 'node:http').get({ host: '127.0.0.1', port: process.env.PORT || 3000, path: '/health/ready', rejectUnauthorized: false, timeout: 4000 }, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
 
 # The tracing preload must come before the app (see docs/architecture.md, Tracing).
 CMD ["node", "--enable-source-maps", "--require", "./dist/src/platform/telemetry/otel.js", "dist/src/main.js"]

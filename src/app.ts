@@ -1,4 +1,6 @@
-import { ValidationPipe, VersioningType } from '@nestjs/common';
+import type { Server as TlsServer } from 'node:tls';
+
+import { Logger as NestLogger, ValidationPipe, VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -13,6 +15,7 @@ import { refuseNulCharacters } from 'src/platform/http/input-characters';
 import { setupOpenApi } from 'src/platform/http/openapi';
 import { requestIdFor } from 'src/platform/http/request-id';
 import { registerResponseHeaders } from 'src/platform/http/security-headers';
+import { CertificateReloader, readTlsPair } from 'src/platform/http/tls-certificates';
 import { instrumentHttp } from 'src/platform/metrics/http-metrics';
 import { Metrics } from 'src/platform/metrics/metrics';
 import { packageVersion } from 'src/platform/version';
@@ -23,7 +26,10 @@ export async function createApp(
   databaseUrl: string,
   extraImports: Parameters<typeof AppModule.register>[2] = [],
 ): Promise<NestFastifyApplication> {
+  const tls = config.http.tls;
+  const pair = tls === undefined ? undefined : readTlsPair(tls);
   const adapter = new FastifyAdapter({
+    ...(pair === undefined ? {} : { https: { cert: pair.cert, key: pair.key } }),
     bodyLimit: config.http.bodyLimitBytes,
     // Fastify accepts a hop count at runtime; its type omits it.
     trustProxy: config.http.trustProxy as boolean | string[],
@@ -52,7 +58,20 @@ export async function createApp(
   if (metrics.enabled) {
     instrumentHttp(fastify, metrics);
   }
-  registerResponseHeaders(fastify);
+  registerResponseHeaders(fastify, { alwaysHsts: config.http.tlsTerminatedByProxy });
+  if (tls !== undefined && pair !== undefined) {
+    const reloader = new CertificateReloader(
+      fastify.server as unknown as TlsServer,
+      tls,
+      pair,
+      new NestLogger('Tls'),
+    );
+    reloader.start(tls.reloadIntervalMs);
+    fastify.addHook('onClose', (_instance, done) => {
+      reloader.stop();
+      done();
+    });
+  }
   closeConnectionsWhileClosing(fastify);
   // JSON is the only request body the API takes; anything else is a 415 problem, not a silent string.
   fastify.removeContentTypeParser(['text/plain']);

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     const app = await createApp(config, databaseUrl);
     await app.listen({ host: config.http.host, port: config.http.port });
     logger.info(
-      `Tessera listening on http://${config.http.host}:${config.http.port} (API reference at /docs)`,
+      `Tessera listening on ${config.http.tls === undefined ? 'http' : 'https'}://${config.http.host}:${config.http.port} (API reference at /docs)`,
     );
     handleShutdown(
       config,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { ConfigError, loadConfig } from 'src/config/app-config';
+import { opensslCertificate } from 'test/support/tls';
 
 const SECRETS = {
   JWT_SECRET: 'j'.repeat(32),
@@ -65,7 +66,7 @@ describe('loadConfig', () => {
   });
 
   it('requires every secret in production, naming each one', () => {
-    const problems = problemsOf({ NODE_ENV: 'production' });
+    const problems = problemsOf({ NODE_ENV: 'production', TLS_TERMINATED_BY_PROXY: 'true' });
     expect(problems).toEqual([
       expect.stringMatching(/^JWT_SECRET: required in production/),
       expect.stringMatching(/^ENCRYPTION_KEY: required in production/),
@@ -276,9 +277,74 @@ describe('webhook configuration', () => {
   });
 
   it('refuses plain-http webhooks in production', () => {
-    expect(problemsOf({ ...SECRETS, NODE_ENV: 'production', WEBHOOK_ALLOW_HTTP: 'true' })).toEqual([
-      'WEBHOOK_ALLOW_HTTP: not allowed with NODE_ENV=production (deliveries need https)',
-    ]);
+    expect(
+      problemsOf({
+        ...SECRETS,
+        NODE_ENV: 'production',
+        TLS_TERMINATED_BY_PROXY: 'true',
+        WEBHOOK_ALLOW_HTTP: 'true',
+      }),
+    ).toEqual(['WEBHOOK_ALLOW_HTTP: not allowed with NODE_ENV=production (deliveries need https)']);
+  });
+
+  it('reads DATABASE_URL from DATABASE_URL_FILE, and refuses both at once', () => {
+    const file = join(tempDir(), 'database-url');
+    writeFileSync(file, 'postgres://tessera:s3cret@db.internal:5432/tessera\n');
+    const config = loadConfig({ ...SECRETS, DATA_DIR: tempDir(), DATABASE_URL_FILE: file }, '/');
+    expect(config.database.url).toBe('postgres://tessera:s3cret@db.internal:5432/tessera');
+    expect(
+      problemsOf({ ...SECRETS, DATABASE_URL: 'postgres://a@b/c', DATABASE_URL_FILE: file }),
+    ).toEqual(['DATABASE_URL: set either DATABASE_URL or DATABASE_URL_FILE, not both']);
+  });
+
+  describe('TLS', () => {
+    it('serves HTTPS with a certificate and key that belong together, resolved against the working directory', () => {
+      const { certFile, keyFile } = opensslCertificate();
+      const config = loadConfig(
+        { ...SECRETS, DATA_DIR: tempDir(), TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile },
+        '/',
+      );
+      expect(config.http.tls).toEqual({ certFile, keyFile, reloadIntervalMs: 5_000 });
+      expect(config.http.tlsTerminatedByProxy).toBe(false);
+    });
+
+    it('names the variable at fault: a missing partner, an unreadable file, no PEM, a foreign key', () => {
+      const a = opensslCertificate('a.test');
+      const b = opensslCertificate('b.test');
+      expect(problemsOf({ ...SECRETS, TLS_CERT_FILE: a.certFile })).toEqual([
+        'TLS_KEY_FILE: required together with TLS_CERT_FILE',
+      ]);
+      expect(
+        problemsOf({ ...SECRETS, TLS_CERT_FILE: '/nonexistent/tls.crt', TLS_KEY_FILE: a.keyFile }),
+      ).toEqual([expect.stringMatching(/^TLS_CERT_FILE: cannot read "\/nonexistent\/tls.crt"/)]);
+      expect(problemsOf({ ...SECRETS, TLS_CERT_FILE: a.keyFile, TLS_KEY_FILE: a.keyFile })).toEqual(
+        [`TLS_CERT_FILE: "${a.keyFile}" holds no PEM certificate`],
+      );
+      expect(
+        problemsOf({ ...SECRETS, TLS_CERT_FILE: a.certFile, TLS_KEY_FILE: a.certFile }),
+      ).toEqual([`TLS_KEY_FILE: "${a.certFile}" holds no unencrypted PEM private key`]);
+      expect(
+        problemsOf({ ...SECRETS, TLS_CERT_FILE: a.certFile, TLS_KEY_FILE: b.keyFile }),
+      ).toEqual([
+        `TLS_KEY_FILE: "${b.keyFile}" is not the private key of the certificate in "${a.certFile}"`,
+      ]);
+      expect(problemsOf({ ...SECRETS, TLS_RELOAD_INTERVAL_MS: '10' })).toEqual([
+        'TLS_RELOAD_INTERVAL_MS: "10" is not a whole number from 100 to 3600000',
+      ]);
+    });
+
+    it('refuses plain HTTP in production unless TLS ends at a proxy the operator names', () => {
+      const production = { ...SECRETS, NODE_ENV: 'production' };
+      expect(problemsOf(production)).toEqual([
+        expect.stringMatching(/^TLS_CERT_FILE: NODE_ENV=production refuses plain HTTP/),
+      ]);
+      const { certFile, keyFile } = opensslCertificate();
+      const boots = (env: Record<string, string>) =>
+        loadConfig({ ...production, DATA_DIR: tempDir(), ...env }, '/');
+      expect(boots({ TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile }).http.tls).toBeDefined();
+      expect(boots({ TRUST_PROXY: '10.0.0.0/8' }).http.trustProxy).toEqual(['10.0.0.0/8']);
+      expect(boots({ TLS_TERMINATED_BY_PROXY: 'true' }).http.tlsTerminatedByProxy).toBe(true);
+    });
   });
 });
 

@@ -3,6 +3,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
+import { readTlsPair, TlsPairError } from 'src/platform/http/tls-certificates';
+
 /**
  * The one typed configuration of Tessera. `loadConfig()` is the only reader of `process.env` in the
  * code base: everything else receives an `AppConfig` through dependency injection (`APP_CONFIG`).
@@ -17,6 +19,12 @@ export interface AppConfig {
     readonly corsOrigins: readonly string[];
     readonly corsCredentials: boolean;
     readonly shutdownTimeoutMs: number;
+    /** HTTPS with this certificate and key (PEM), re-read when the files change. Absent: plain HTTP. */
+    readonly tls:
+      | { readonly certFile: string; readonly keyFile: string; readonly reloadIntervalMs: number }
+      | undefined;
+    /** The operator states that clients reach Tessera over HTTPS ended at a proxy in front of it. */
+    readonly tlsTerminatedByProxy: boolean;
   };
   readonly database: {
     /** Absent: start the embedded PostgreSQL under `embedded.dir`. */
@@ -158,7 +166,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     }
   }
 
-  const databaseUrl = read.optional('DATABASE_URL');
+  // DATABASE_URL_FILE: the URL holds the password, so orchestrators mount it as a secret file.
+  const databaseUrl = read.optionalSecret('DATABASE_URL')?.trim() || undefined;
   if (databaseUrl !== undefined && !isPostgresUrl(databaseUrl)) {
     problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL with a host');
   }
@@ -177,6 +186,20 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   const webhooks = readWebhooks(read, problems, nodeEnv);
   const httpPort = read.int('PORT', 3000, 0, 65535);
   const metrics = readMetrics(read, problems, httpPort);
+  const trustProxy = read.trustProxy('TRUST_PROXY');
+  const tls = readTls(read, problems, cwd);
+  const tlsTerminatedByProxy = read.bool('TLS_TERMINATED_BY_PROXY', false);
+  if (
+    nodeEnv === 'production' &&
+    tls === undefined &&
+    trustProxy === false &&
+    !tlsTerminatedByProxy
+  ) {
+    problems.push(
+      'TLS_CERT_FILE: NODE_ENV=production refuses plain HTTP: set TLS_CERT_FILE and TLS_KEY_FILE, or, when ' +
+        'a proxy in front of Tessera ends TLS, TRUST_PROXY (its address) or TLS_TERMINATED_BY_PROXY=true',
+    );
+  }
 
   const config: AppConfig = {
     env: nodeEnv,
@@ -184,10 +207,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       host,
       port: httpPort,
       bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
-      trustProxy: read.trustProxy('TRUST_PROXY'),
+      trustProxy,
       corsOrigins,
       corsCredentials,
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 300_000),
+      tls,
+      tlsTerminatedByProxy,
     },
     database: {
       url: databaseUrl,
@@ -251,6 +276,32 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     throw new ConfigError(problems);
   }
   return deepFreeze(config);
+}
+
+function readTls(read: EnvReader, problems: string[], cwd: string): AppConfig['http']['tls'] {
+  const certFile = read.optional('TLS_CERT_FILE');
+  const keyFile = read.optional('TLS_KEY_FILE');
+  const reloadIntervalMs = read.int('TLS_RELOAD_INTERVAL_MS', 5_000, 100, 3_600_000);
+  if (certFile === undefined && keyFile === undefined) {
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    problems.push(
+      `${certFile === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE'}: required together with ` +
+        `${certFile === undefined ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'}`,
+    );
+    return undefined;
+  }
+  const files = { certFile: resolve(cwd, certFile), keyFile: resolve(cwd, keyFile) };
+  try {
+    readTlsPair(files);
+  } catch (error) {
+    if (!(error instanceof TlsPairError)) {
+      throw error;
+    }
+    problems.push(error.message);
+  }
+  return { ...files, reloadIntervalMs };
 }
 
 const HOUR = 3_600;

@@ -157,7 +157,6 @@ describe('HTTP platform', () => {
       async (path) => {
         const response = await fetch(`${t.baseUrl}${path}`);
         expect(Object.fromEntries(response.headers)).toMatchObject({
-          'strict-transport-security': 'max-age=31536000; includeSubDomains',
           'x-content-type-options': 'nosniff',
           'x-frame-options': 'DENY',
           'referrer-policy': 'no-referrer',
@@ -165,6 +164,16 @@ describe('HTTP platform', () => {
         });
       },
     );
+
+    it('leave HSTS out over plain HTTP, and an untrusted X-Forwarded-Proto changes nothing', async () => {
+      expect(
+        (await fetch(`${t.baseUrl}/health/live`)).headers.has('strict-transport-security'),
+      ).toBe(false);
+      const forged = await fetch(`${t.baseUrl}/health/live`, {
+        headers: { 'x-forwarded-proto': 'https' },
+      });
+      expect(forged.headers.has('strict-transport-security')).toBe(false);
+    });
 
     it('keep a strict CSP on API responses and let the docs page load its own assets only', async () => {
       const api = await fetch(`${t.baseUrl}/health/live`);

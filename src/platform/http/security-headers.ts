@@ -12,13 +12,25 @@ const DOCS_CSP =
 
 export const DOCS_PATH = 'docs';
 
-/** Security headers and the request id on every response, set in one hook rather than a plugin chain: it runs on the hot path. */
-export function registerResponseHeaders(fastify: FastifyInstance): void {
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+/**
+ * Security headers and the request id on every response, set in one hook rather than a plugin chain: it runs
+ * on the hot path. HSTS goes only on responses that reach the client over HTTPS (RFC 6797 8.1: never over
+ * plain HTTP): Tessera's own TLS, a trusted proxy's `X-Forwarded-Proto: https`, or every response when the
+ * operator states that a proxy ends TLS (`alwaysHsts`, TLS_TERMINATED_BY_PROXY).
+ */
+export function registerResponseHeaders(
+  fastify: FastifyInstance,
+  options: { alwaysHsts: boolean },
+): void {
   const docsPrefix = `/${DOCS_PATH}`;
   fastify.addHook('onRequest', (request, reply, done) => {
     const isDocs = request.url === docsPrefix || request.url.startsWith(`${docsPrefix}/`);
+    if (options.alwaysHsts || request.protocol === 'https') {
+      void reply.header('strict-transport-security', HSTS);
+    }
     void reply.headers({
-      'strict-transport-security': 'max-age=31536000; includeSubDomains',
       'x-content-type-options': 'nosniff',
       'x-frame-options': 'DENY',
       'referrer-policy': 'no-referrer',
