@@ -51,3 +51,11 @@ async function withMigrationLock<T>(dataSource: DataSource, work: () => Promise<
     await runner.release();
   }
 }
+
+/** The migrations this build ships, oldest first, by the timestamp that ends each class name. */
+export function migrationNames(dataSource: DataSource): string[] {
+  const timestamp = (name: string): number => Number(/(\d{13})$/.exec(name)?.[1] ?? 0);
+  return dataSource.migrations
+    .map((migration) => migration.name ?? migration.constructor.name)
+    .sort((a, b) => timestamp(a) - timestamp(b));
+}
