@@ -6,14 +6,18 @@
 import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 
 import { Client } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 
 import { freePortFor } from './ports';
 import { loadConfig } from 'src/config/app-config';
 import { createBackup } from 'src/platform/backup/backup';
+import { columnList, listTables, quote } from 'src/platform/backup/catalog';
 import { formatBytes, Progress } from 'src/platform/backup/progress';
 import { restoreBackup } from 'src/platform/backup/restore';
 import { dataSourceOptions } from 'src/platform/database/database-options';
@@ -60,6 +64,7 @@ async function main(): Promise<void> {
       `seeded ${licenses.toLocaleString('en-US')} licenses in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s\n`,
     );
 
+    const rawSeconds = await rawCopySeconds(source.url);
     const archive = join(work, 'tessera.tar.gz');
     const backup = await createBackup({
       databaseUrl: source.url,
@@ -92,6 +97,7 @@ async function main(): Promise<void> {
       uncompressedBytes: backup.manifest.tables.reduce((sum, t) => sum + t.bytes, 0),
       archiveBytes: statSync(archive).size,
       backupSeconds: backup.seconds,
+      rawCopySeconds: rawSeconds,
       restoreSeconds: restore.seconds,
       fsync: durable,
     };
@@ -101,7 +107,8 @@ async function main(): Promise<void> {
           .map(([t, n]) => `${t} ${n}`)
           .join(', ')})`,
         `table data:        ${formatBytes(result.uncompressedBytes)}; archive ${formatBytes(result.archiveBytes)}`,
-        `backup:            ${result.backupSeconds.toFixed(2)} s (${Math.round(result.rows / result.backupSeconds).toLocaleString('en-US')} rows/s)`,
+        `backup:            ${result.backupSeconds.toFixed(2)} s (${Math.round(result.rows / result.backupSeconds).toLocaleString('en-US')} rows/s); ` +
+          `raw COPY of the same tables to nowhere ${rawSeconds.toFixed(2)} s: backup = ${(result.backupSeconds / rawSeconds).toFixed(1)}x`,
         `restore:           ${result.restoreSeconds.toFixed(2)} s (${Math.round(result.rows / result.restoreSeconds).toLocaleString('en-US')} rows/s, migrations included)`,
         JSON.stringify(result),
         '',
@@ -147,6 +154,26 @@ async function seed(url: string, licenses: number): Promise<void> {
     );
     await client.query('COMMIT');
     await client.query('ANALYZE');
+  } finally {
+    await client.end();
+  }
+}
+
+/** The floor: every table copied out in one snapshot and thrown away (no files, hashing or gzip). */
+async function rawCopySeconds(url: string): Promise<number> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const started = Date.now();
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    for (const table of await listTables(client)) {
+      await pipeline(
+        client.query(copyTo(`COPY ${quote(table.name)} (${columnList(table.columns)}) TO STDOUT`)),
+        new Writable({ write: (_chunk, _encoding, callback) => callback() }),
+      );
+    }
+    await client.query('COMMIT');
+    return (Date.now() - started) / 1000;
   } finally {
     await client.end();
   }

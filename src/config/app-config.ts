@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
-import { readTlsPair, TlsPairError } from 'src/platform/http/tls-certificates';
+import { readTlsPair, TlsPairError } from 'src/config/tls-pair';
 
 /**
  * The one typed configuration of Tessera. `loadConfig()` is the only reader of `process.env` in the
