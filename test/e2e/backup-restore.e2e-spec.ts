@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 
 import type { JSONWebKeySet } from 'jose';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 
 import { restoreBackup, verifyArchive } from 'src/platform/backup/restore';
@@ -20,7 +19,7 @@ import type { AdminSession } from 'test/e2e/admin-session';
 import { startTestApp } from 'test/e2e/test-app';
 import type { TestApp } from 'test/e2e/test-app';
 import { freePort } from 'test/support/global-setup';
-import { createTestDatabase } from 'test/support/test-database';
+import { createTestDatabase, queryDatabase } from 'test/support/test-database';
 import { TEST_SECRETS, testConfig } from 'test/support/test-config';
 import { LOOPBACK_WEBHOOKS_ENV, startWebhookReceiver } from 'test/support/webhook-receiver';
 import type { WebhookReceiver } from 'test/support/webhook-receiver';
@@ -63,15 +62,7 @@ function cli(
   });
 }
 
-async function query<T>(url: string, sql: string): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = queryDatabase;
 
 async function rowCounts(url: string, tables: readonly string[]): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 
 import { compactVerify, createLocalJWKSet } from 'jose';
-import { Client } from 'pg';
 import type { JSONWebKeySet } from 'jose';
 
 import { SIGNER } from 'src/modules/signing/signer';
@@ -13,19 +12,12 @@ import { startTestApp } from 'test/e2e/test-app';
 import type { TestApp } from 'test/e2e/test-app';
 import { cli } from 'test/support/cli';
 import { createSoftHsmToken, describeHsm, hsmObjects } from 'test/support/softhsm';
+import { queryDatabase } from 'test/support/test-database';
 import type { SoftHsmToken } from 'test/support/softhsm';
 
 const DAY_MS = 86_400_000;
 
-async function query<T>(databaseUrl: string, sql: string): Promise<T[]> {
-  const client = new Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = queryDatabase;
 
 /** The token the PKCS#11 variables name. */
 const tokenOf = (env: Record<string, string>) => ({

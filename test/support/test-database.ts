@@ -17,8 +17,17 @@ export function serverUrl(): string {
   return url;
 }
 
-export async function adminQuery<T = unknown>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: serverUrl() });
+export function adminQuery<T = unknown>(sql: string, params: unknown[] = []): Promise<T[]> {
+  return queryDatabase<T>(serverUrl(), sql, params);
+}
+
+/** One statement on a connection of its own (for checks from outside the application). */
+export async function queryDatabase<T = unknown>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new Client({ connectionString: url });
   await client.connect();
   try {
     return (await client.query(sql, params)).rows as T[];

@@ -12,12 +12,13 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 
 import {
   appliedMigrations,
   columnList,
+  connect,
   listTables,
   quote,
   readSequences,
@@ -88,12 +89,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
 }
 
 async function dumpSnapshot(options: BackupOptions, spool: string): Promise<BackupManifest> {
-  const client = new Client({
-    connectionString: options.databaseUrl,
-    application_name: 'tessera-backup',
-    statement_timeout: 0,
-  });
-  await client.connect();
+  const client = await connect(options.databaseUrl, 'tessera-backup');
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     // The snapshot is taken by the first statement: everything below sees the same database.

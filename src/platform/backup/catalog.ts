@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import type { ClientBase } from 'pg';
 
 /** The table of applied migrations: it describes the schema, restore recreates it by migrating. */
@@ -98,6 +99,17 @@ export async function appliedMigrations(client: ClientBase): Promise<string[] | 
     `SELECT name FROM ${quote(MIGRATIONS_TABLE)} ORDER BY timestamp, id`,
   );
   return rows.rows.map((r) => r.name);
+}
+
+/** A connection of its own, with no statement timeout: a copy of a large table takes as long as it takes. */
+export async function connect(url: string, applicationName: string): Promise<Client> {
+  const client = new Client({
+    connectionString: url,
+    application_name: applicationName,
+    statement_timeout: 0,
+  });
+  await client.connect();
+  return client;
 }
 
 /** A quoted identifier. */

@@ -5,10 +5,16 @@ import { pipeline } from 'node:stream/promises';
 import { finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 
-import { appliedMigrations, columnList, listTables, quote } from 'src/platform/backup/catalog';
+import {
+  appliedMigrations,
+  columnList,
+  connect,
+  listTables,
+  quote,
+} from 'src/platform/backup/catalog';
 import { ArchiveError, MANIFEST_ENTRY, parseManifest } from 'src/platform/backup/manifest';
 import type { BackupManifest, TableEntry } from 'src/platform/backup/manifest';
 import { countRows } from 'src/platform/backup/progress';
@@ -57,12 +63,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     );
   }
 
-  const client = new Client({
-    connectionString: options.databaseUrl,
-    application_name: 'tessera-restore',
-    statement_timeout: 0,
-  });
-  await client.connect();
+  const client = await connect(options.databaseUrl, 'tessera-restore');
   try {
     let applied = await appliedMigrations(client);
     let migrated = false;
