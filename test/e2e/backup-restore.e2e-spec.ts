@@ -73,6 +73,9 @@ async function rowCounts(url: string, tables: readonly string[]): Promise<Record
   return counts;
 }
 
+// Each test starts real servers (and the round trip two databases): generous on a loaded CI machine.
+jest.setTimeout(180_000);
+
 describe('backup and restore', () => {
   let source: TestApp;
   let owner: AdminSession;

@@ -103,6 +103,9 @@ function get(port: number, path: string, ca: Buffer, agent?: Agent): Promise<Ans
   });
 }
 
+// Each test starts real servers (and the round trip two databases): generous on a loaded CI machine.
+jest.setTimeout(180_000);
+
 describe('HTTPS', () => {
   const running: ServerProcess[] = [];
   afterEach(() => {
