@@ -213,6 +213,29 @@ describe('HTTP platform', () => {
   });
 });
 
+describe('behind a trusted proxy', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { TRUST_PROXY: '127.0.0.1' } });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('sends HSTS when the proxy says the client came over HTTPS, and only then', async () => {
+    const https = await fetch(`${t.baseUrl}/health/live`, {
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    expect(https.headers.get('strict-transport-security')).toBe(
+      'max-age=31536000; includeSubDomains',
+    );
+    const http = await fetch(`${t.baseUrl}/health/live`, {
+      headers: { 'x-forwarded-proto': 'http' },
+    });
+    expect(http.headers.has('strict-transport-security')).toBe(false);
+  });
+});
+
 describe('CORS allow-list', () => {
   let t: TestApp;
   beforeAll(async () => {

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import { finished } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 
 import type { Client } from 'pg';
@@ -194,6 +193,9 @@ function copyInto(client: Client, table: TableEntry, progress: Progress | undefi
   let bytes = 0;
   return {
     async write(chunk) {
+      if (stream.errored !== null) {
+        throw stream.errored; // the server refused a row: stop reading the rest of the entry
+      }
       rows += countRows(chunk);
       bytes += chunk.length;
       progress?.update(table.name, rows, bytes);
