@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +18,9 @@ import type { AdminSession } from 'test/e2e/admin-session';
 import { startTestApp } from 'test/e2e/test-app';
 import type { TestApp } from 'test/e2e/test-app';
 import { freePort } from 'test/support/global-setup';
+import { cli } from 'test/support/cli';
 import { createTestDatabase, queryDatabase } from 'test/support/test-database';
-import { TEST_SECRETS, testConfig } from 'test/support/test-config';
+import { testConfig } from 'test/support/test-config';
 import { LOOPBACK_WEBHOOKS_ENV, startWebhookReceiver } from 'test/support/webhook-receiver';
 import type { WebhookReceiver } from 'test/support/webhook-receiver';
 
@@ -33,33 +33,6 @@ interface Example {
     jwks: JSONWebKeySet,
     options?: { currentDate?: Date },
   ): Promise<{ kid: string; license: Record<string, any> }>;
-}
-
-/** Runs a built CLI (dist/) with only the given environment, as an operator would. */
-function cli(
-  script: string,
-  args: string[],
-  databaseUrl: string,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli', script), ...args], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        ...TEST_SECRETS,
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'silent',
-        DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-cli-')),
-        DATABASE_URL: databaseUrl,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
 }
 
 const query = queryDatabase;
@@ -178,7 +151,7 @@ describe('backup and restore', () => {
     writing = false;
     await writer;
     expect(backup.stderr).toBe('');
-    expect(backup.status).toBe(0);
+    expect(backup.code).toBe(0);
     const summary = JSON.parse(backup.stdout) as {
       rows: number;
       sha256: string;
@@ -199,13 +172,13 @@ describe('backup and restore', () => {
 
     const restored = await cli('restore.js', [archive], target.url);
     expect(restored.stderr).toBe('');
-    expect(restored.status).toBe(0);
+    expect(restored.code).toBe(0);
     expect(JSON.parse(restored.stdout)).toMatchObject({ rows: summary.rows, migrated: true });
     const tables = manifest.tables.map((t) => t.name);
     expect(await rowCounts(target.url, tables)).toEqual(summary.tables);
 
     const verified = await cli('audit-verify.js', [], target.url);
-    expect(verified.status).toBe(0);
+    expect(verified.code).toBe(0);
     expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true });
 
     // The restored Tessera answers every validation as the original does.
@@ -259,7 +232,7 @@ describe('backup and restore', () => {
 
     // A second restore into the now filled database is refused, and changes nothing.
     const again = await cli('restore.js', [archive], target.url);
-    expect(again.status).toBe(1);
+    expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/the target database is not empty: .*licenses \(\d+ rows\)/);
   });
 
@@ -317,7 +290,7 @@ describe('backup and restore', () => {
       writeFileSync(damaged, gzipSync(tar));
       const url = await createTestDatabase({ empty: true });
       const result = await cli('restore.js', [damaged], url);
-      expect(result.status).toBe(1);
+      expect(result.code).toBe(1);
       expect(result.stderr).toContain('data/licenses.copy does not match the manifest');
       expect(await tableCount(url)).toBe(0);
     });

@@ -209,10 +209,17 @@ describe.each([
         'postgres://tessera:secret@postgres.example.internal:5432/tessera',
       );
       expect(config.database.migrateOnBoot).toBe(false);
+      if (container !== server) {
+        expect(config.metrics.port).toBeUndefined();
+      }
       if (container === server) {
         expect(config.http.host).toBe('0.0.0.0');
-        const http = (server.ports as Manifest[]).find((p) => p.name === 'http')!;
-        expect(http.containerPort).toBe(config.http.port);
+        const port = (name: string) =>
+          (server.ports as Manifest[]).find((p) => p.name === name)!.containerPort as number;
+        expect(port('http')).toBe(config.http.port);
+        // Metrics on their own listener, reachable from Prometheus and guarded by the token.
+        expect(config.metrics).toMatchObject({ host: '0.0.0.0', port: port('metrics') });
+        expect(config.metrics.token?.length).toBeGreaterThanOrEqual(32);
         // The pod's grace period covers the preStop pause and the drain Tessera allows itself.
         const pause = Number(server.lifecycle.preStop.exec.command[1]);
         expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(
