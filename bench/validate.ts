@@ -83,6 +83,8 @@ async function main(): Promise<void> {
         }),
     SIGNING_ALGORITHM: values.algorithm,
     NODE_ENV: 'production',
+    // Plain HTTP on loopback stands for the hop behind a TLS-terminating proxy, as in most deployments.
+    TLS_TERMINATED_BY_PROXY: 'true',
     LOG_LEVEL: 'silent',
     DATA_DIR: parent,
     JWT_SECRET: randomUUID() + randomUUID(),
