@@ -1,6 +1,6 @@
 import type { SequenceState } from 'src/platform/backup/catalog';
 
-/** docs/adr/0008-backup-archive.md describes the format; bump the version on any incompatible change. */
+/** docs/adr/0009-backup-archive.md describes the format; bump the version on any incompatible change. */
 export const ARCHIVE_FORMAT = 'tessera-backup';
 export const ARCHIVE_FORMAT_VERSION = 1;
 export const MANIFEST_ENTRY = 'manifest.json';
