@@ -284,7 +284,7 @@ function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, 
   });
 
   if (backend === 'pkcs11') {
-    it('keeps private keys in the token: sensitive, not extractable, and absent from the database', async () => {
+    it('keeps private keys in the token: sensitive, not extractable, sign-only, and absent from the database', async () => {
       const rows = await query<{
         kid: string;
         hsm_label: string;
@@ -300,6 +300,11 @@ function signingSuite(backend: 'software' | 'pkcs11', env: () => Record<string, 
           extractable: false,
           token: true,
           private: true,
+          sign: true,
+          decrypt: false,
+          unwrap: false,
+          derive: false,
+          public: { verify: true, encrypt: false, wrap: false },
         });
         expect(inspected.valueReadable).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
       }

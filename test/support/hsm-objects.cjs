@@ -1,7 +1,8 @@
 // An independent look into a token, from a separate process, for the HSM tests.
 //   node hsm-objects.cjs <module> <token label> <pin> inspect <label>
-//     prints the protection attributes of the private key with that label, and whether its value
-//     (CKA_VALUE) can be read: proves that keys Tessera generated cannot leave the token
+//     prints the protection and usage attributes of the private key with that label (and, under
+//     `public`, of its public half), and whether its value (CKA_VALUE) can be read: proves that keys
+//     Tessera generated cannot leave the token and can do nothing but sign and verify
 //   node hsm-objects.cjs <module> <token label> <pin> list
 //     prints [{ label, id, class }] of every key object in the token (any label), sorted
 //   node hsm-objects.cjs <module> <token label> <pin> generate <label> <id>
@@ -35,7 +36,16 @@ try {
       extractable: null,
       token: null,
       private: null,
+      sign: null,
+      decrypt: null,
+      unwrap: null,
+      derive: null,
     });
+    const publicKeys = session.find({ class: graphene.ObjectClass.PUBLIC_KEY, label });
+    const publicKey =
+      publicKeys.length === 1
+        ? publicKeys.items(0).getAttribute({ verify: null, encrypt: null, wrap: null })
+        : { count: publicKeys.length };
     let valueReadable;
     try {
       key.getAttribute({ value: null });
@@ -43,7 +53,9 @@ try {
     } catch (error) {
       valueReadable = String(error.message).split('\n')[0];
     }
-    process.stdout.write(JSON.stringify({ count: found.length, ...attributes, valueReadable }));
+    process.stdout.write(
+      JSON.stringify({ count: found.length, ...attributes, valueReadable, public: publicKey }),
+    );
   } else if (command === 'list') {
     const objects = [];
     for (const [objectClass, name] of [
@@ -62,8 +74,24 @@ try {
     const common = { keyType: 0x40, token: true, label, id: Buffer.from(id) };
     session.generateKeyPair(
       { name: 0x1055, params: null },
-      { ...common, private: false, verify: true, paramsEC: Buffer.from('06032b6570', 'hex') },
-      { ...common, private: true, sign: true, sensitive: true, extractable: false },
+      {
+        ...common,
+        private: false,
+        verify: true,
+        encrypt: false,
+        wrap: false,
+        paramsEC: Buffer.from('06032b6570', 'hex'),
+      },
+      {
+        ...common,
+        private: true,
+        sign: true,
+        decrypt: false,
+        unwrap: false,
+        derive: false,
+        sensitive: true,
+        extractable: false,
+      },
     );
   } else {
     throw new Error(`unknown command ${command}`);

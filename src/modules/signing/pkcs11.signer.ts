@@ -103,7 +103,8 @@ function releaseModule(path: string): void {
 
 /**
  * Keys in a PKCS#11 token: generated inside it as token objects that are sensitive and not extractable, so
- * the private key never exists outside the HSM. Signing uses a small pool of logged-in sessions and the
+ * the private key never exists outside the HSM, and sign-only (no decrypt, unwrap or derive; the public half
+ * neither encrypts nor wraps). Signing uses a small pool of logged-in sessions and the
  * asynchronous C_Sign, so the event loop keeps serving while the token works. After a module or token
  * error the pool is torn down and reopened once before the error is reported.
  */
@@ -178,6 +179,9 @@ export class Pkcs11Signer implements Signer {
           token: true,
           private: false,
           verify: true,
+          // Verification only: a signing key's public half never encrypts or wraps another key.
+          encrypt: false,
+          wrap: false,
           paramsEC: EC_PARAMS[algorithm],
           label,
           id: Buffer.from(kid),
@@ -187,6 +191,11 @@ export class Pkcs11Signer implements Signer {
           token: true,
           private: true,
           sign: true,
+          // Sign-only: a token-side decrypt, unwrap or derive with this key would turn a stolen PIN into
+          // a decryption or key-agreement oracle, so the token refuses them.
+          decrypt: false,
+          unwrap: false,
+          derive: false,
           sensitive: true,
           extractable: false,
           label,
