@@ -1,3 +1,5 @@
+// First: stops with a clear message on an unsupported Node, before any dependency loads.
+import 'src/platform/runtime/supported-node';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 

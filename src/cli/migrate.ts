@@ -1,3 +1,5 @@
+// First: stops with a clear message on an unsupported Node, before any dependency loads.
+import 'src/platform/runtime/supported-node';
 import { migrateWithLock, revertMigrations } from 'src/platform/database/migrator';
 import { withDatabase } from 'src/cli/database-session';
 
