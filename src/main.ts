@@ -15,7 +15,7 @@ import { stopTracing } from 'src/platform/telemetry/tracing';
 let logger = pino({ base: { context: 'Tessera' } });
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  let config = loadConfigOrExit();
   logger = pino({ level: config.log.level, base: { context: 'Tessera' } });
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.database.url;
@@ -30,6 +30,8 @@ async function main(): Promise<void> {
       releaseSignals: true,
     });
     databaseUrl = embedded.url;
+    // The server's pool connects as the runtime role; migrations run as the owner.
+    config = { ...config, database: { ...config.database, migrationUrl: embedded.migrationUrl } };
   }
 
   try {

@@ -50,7 +50,7 @@ void (async () => {
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }
-  await withDatabase(async (_dataSource, config, databaseUrl) =>
+  await withDatabase(async (config, databaseUrl) =>
     withAppContext(config, databaseUrl, async (app) => {
       const admin = await app.get(AdminService).create(systemActor(), {
         email,

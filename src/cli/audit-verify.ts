@@ -24,7 +24,7 @@ const USAGE = `usage: npm run audit:verify [-- --jwks <file> --checkpoints <file
  * table with new hashes. Against someone who can also write the key ring or delete checkpoints, pass the
  * evidence kept outside the database (docs/security.md).
  */
-void withDatabase(async (_dataSource, config, databaseUrl) => {
+void withDatabase(async (config, databaseUrl) => {
   let evidence: CheckpointEvidence;
   try {
     const { values } = parseArgs({

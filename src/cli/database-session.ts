@@ -1,17 +1,16 @@
 import pino from 'pino';
-import { DataSource } from 'typeorm';
 
 import { ConfigError, loadConfig } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
-import { dataSourceOptions } from 'src/platform/database/database-options';
 import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
 
 /**
  * Runs a command-line task against the configured database: DATABASE_URL, or the embedded server (started
  * for the task and stopped after it, so the CLI works with nothing else running). Exits with its status.
+ * `databaseUrl` is the runtime role's; `config.database.migrationUrl` the owner's, when there is one.
  */
 export async function withDatabase(
-  task: (dataSource: DataSource, config: AppConfig, databaseUrl: string) => Promise<number>,
+  task: (config: AppConfig, databaseUrl: string) => Promise<number>,
 ): Promise<never> {
   let config: AppConfig;
   try {
@@ -37,12 +36,8 @@ export async function withDatabase(
   let status = 1;
   try {
     const url = config.database.url ?? embedded!.url;
-    const dataSource = await new DataSource(dataSourceOptions(config, url)).initialize();
-    try {
-      status = await task(dataSource, config, url);
-    } finally {
-      await dataSource.destroy();
-    }
+    const migrationUrl = config.database.migrationUrl ?? embedded?.migrationUrl;
+    status = await task({ ...config, database: { ...config.database, migrationUrl } }, url);
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   } finally {

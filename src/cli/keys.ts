@@ -28,7 +28,7 @@ purposes: ${KEY_PURPOSES.join(', ')}; algorithms: EdDSA, ES256 (webhook keys are
  * `npm run keys`: the key ring from the command line, for operators without an admin session (e.g. a
  * scheduled rotation). Changes are audited as done by the system.
  */
-void withDatabase(async (_dataSource, config, databaseUrl) => {
+void withDatabase(async (config, databaseUrl) => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {

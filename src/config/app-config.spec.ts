@@ -127,6 +127,31 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes a migration URL beside DATABASE_URL only, and checks its form', () => {
+    expect(
+      problemsOf({ ...SECRETS, DATABASE_MIGRATION_URL: 'postgres://owner@db/tessera' }),
+    ).toEqual(['DATABASE_MIGRATION_URL: only used together with DATABASE_URL']);
+    expect(
+      problemsOf({
+        ...SECRETS,
+        DATABASE_URL: 'postgres://app@db/tessera',
+        DATABASE_MIGRATION_URL: 'owner@db',
+      }),
+    ).toEqual(['DATABASE_MIGRATION_URL: must be a postgres:// or postgresql:// URL with a host']);
+    const config = loadConfig(
+      {
+        ...SECRETS,
+        DATABASE_URL: 'postgres://app@db/tessera',
+        DATABASE_MIGRATION_URL: 'postgres://owner@db/tessera',
+      },
+      '/srv',
+    );
+    expect(config.database).toMatchObject({
+      url: 'postgres://app@db/tessera',
+      migrationUrl: 'postgres://owner@db/tessera',
+    });
+  });
+
   it('refuses a wildcard CORS origin with credentials, and malformed origins', () => {
     expect(problemsOf({ ...SECRETS, CORS_ORIGINS: '*', CORS_CREDENTIALS: 'true' })).toEqual([
       'CORS_ORIGINS: a wildcard origin cannot be combined with CORS_CREDENTIALS=true',

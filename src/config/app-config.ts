@@ -29,6 +29,11 @@ export interface AppConfig {
   readonly database: {
     /** Absent: start the embedded PostgreSQL under `embedded.dir`. */
     readonly url: string | undefined;
+    /**
+     * The role that owns the schema and runs migrations (DATABASE_MIGRATION_URL, or the embedded owner
+     * role). Absent: migrations run as `url`'s role, which then owns the tables (boot warns).
+     */
+    readonly migrationUrl: string | undefined;
     readonly poolSize: number;
     readonly statementTimeoutMs: number;
     readonly connectTimeoutMs: number;
@@ -171,6 +176,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   if (databaseUrl !== undefined && !isPostgresUrl(databaseUrl)) {
     problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL with a host');
   }
+  const migrationUrl = read.optionalSecret('DATABASE_MIGRATION_URL')?.trim() || undefined;
+  if (migrationUrl !== undefined && !isPostgresUrl(migrationUrl)) {
+    problems.push('DATABASE_MIGRATION_URL: must be a postgres:// or postgresql:// URL with a host');
+  } else if (migrationUrl !== undefined && databaseUrl === undefined) {
+    // The embedded database has its own owner role: a migration URL only makes sense beside DATABASE_URL.
+    problems.push('DATABASE_MIGRATION_URL: only used together with DATABASE_URL');
+  }
 
   const otlpEndpoint = read.optional('OTEL_EXPORTER_OTLP_ENDPOINT');
   if (otlpEndpoint !== undefined && !isHttpUrl(otlpEndpoint)) {
@@ -216,6 +228,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     },
     database: {
       url: databaseUrl,
+      migrationUrl,
       poolSize: read.int('DATABASE_POOL_SIZE', 10, 1, 500),
       statementTimeoutMs: read.int('DATABASE_STATEMENT_TIMEOUT_MS', 15_000, 0, 3_600_000),
       connectTimeoutMs: read.int('DATABASE_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),

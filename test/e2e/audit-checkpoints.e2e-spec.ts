@@ -17,9 +17,11 @@ import type { AdminSession } from 'test/e2e/admin-session';
 import { startTestApp } from 'test/e2e/test-app';
 import type { TestApp } from 'test/e2e/test-app';
 import { cli } from 'test/support/cli';
+import { asRole } from 'test/support/test-database';
 
+/** As the database superuser: what these tests do to the tables, the server's own role may not. */
 async function query<T = unknown>(databaseUrl: string, text: string): Promise<T[]> {
-  const client = new Client({ connectionString: databaseUrl });
+  const client = new Client({ connectionString: asRole(databaseUrl, 'superuser') });
   await client.connect();
   try {
     return (await client.query(text)).rows as T[];
@@ -33,7 +35,7 @@ async function query<T = unknown>(databaseUrl: string, text: string): Promise<T[
  * recomputing every hash and the head, with the append-only triggers off. Returns the new hashes.
  */
 async function rewriteChain(databaseUrl: string): Promise<Map<number, string>> {
-  const client = new Client({ connectionString: databaseUrl });
+  const client = new Client({ connectionString: asRole(databaseUrl, 'superuser') });
   await client.connect();
   const hashes = new Map<number, string>();
   try {
@@ -86,7 +88,7 @@ describe('signed audit checkpoints', () => {
     call(method, path, { token: owner.accessToken, body });
 
   async function sql<T>(text: string, params: unknown[] = []): Promise<T[]> {
-    const client = new Client({ connectionString: t.databaseUrl });
+    const client = new Client({ connectionString: asRole(t.databaseUrl, 'superuser') });
     await client.connect();
     try {
       return (await client.query(text, params)).rows as T[];

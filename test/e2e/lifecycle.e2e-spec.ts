@@ -2,9 +2,7 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Client } from 'pg';
-
-import { startEmbeddedPostgres, withDatabase } from 'src/platform/database/embedded-postgres';
+import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
 import type { EmbeddedDatabase } from 'src/platform/database/embedded-postgres';
 import { ProbeModule } from 'test/e2e/probe.module';
 import { startTestApp } from 'test/e2e/test-app';
@@ -23,12 +21,10 @@ describe('readiness', () => {
       durable: false,
     };
     let database: EmbeddedDatabase = await startEmbeddedPostgres(options);
-    const admin = new Client({ connectionString: database.url });
-    await admin.connect();
-    await admin.query('CREATE DATABASE tessera');
-    await admin.end();
-
-    const t = await startTestApp({ databaseUrl: withDatabase(database.url, 'tessera') });
+    const t = await startTestApp({
+      databaseUrl: database.url,
+      migrationUrl: database.migrationUrl,
+    });
     try {
       const ready = `${t.baseUrl}/health/ready`;
       await waitForStatus(ready, 200, 5_000);

@@ -8,8 +8,8 @@ import { Client } from 'pg';
 import { freePort } from 'test/support/global-setup';
 import { spawnServer, waitForStatus } from 'test/support/server-process';
 import type { ServerProcess } from 'test/support/server-process';
-import { createTestDatabase } from 'test/support/test-database';
 import { TEST_SECRETS } from 'test/support/test-config';
+import { asRole, createTestDatabase, queryAs } from 'test/support/test-database';
 
 /** The server as `npm start` runs it: a separate process, configured by its environment alone. */
 describe('the server process', () => {
@@ -61,21 +61,27 @@ describe('the server process', () => {
     const credentials = JSON.parse(
       readFileSync(join(dataDir, 'postgres', 'tessera-credentials.json'), 'utf8'),
     ) as {
-      user: string;
-      password: string;
+      database: string;
+      runtime: { user: string; password: string };
     };
+    // As the server's own role: the runtime role, on Tessera's database.
     const connect = async (): Promise<Client> => {
       const client = new Client({
         host: '127.0.0.1',
         port: Number(env.EMBEDDED_PG_PORT),
-        user: credentials.user,
-        password: credentials.password,
-        database: 'postgres',
+        user: credentials.runtime.user,
+        password: credentials.runtime.password,
+        database: credentials.database,
       });
       await client.connect();
       return client;
     };
     const writer = await connect();
+    const session = await writer.query<{ role: string; superuser: boolean }>(
+      `SELECT current_user AS role, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`,
+    );
+    expect(session.rows).toEqual([{ role: 'tessera_app', superuser: false }]);
+    expect(first.output()).not.toContain('the server connects as');
     await writer.query(
       `INSERT INTO outbox_events (type, aggregate_type, aggregate_id, sequence, data)
        VALUES ('probe.written', 'probe', gen_random_uuid(), 1, '{"kept": true}')`,
@@ -128,6 +134,61 @@ describe('the server process', () => {
     await waitForStatus(ready, 200, 60_000);
     restarted.child.kill('SIGTERM');
     expect(await restarted.exited).toBe(0);
+  });
+
+  describe('with your own PostgreSQL', () => {
+    async function boot(env: Record<string, string>): Promise<string> {
+      const port = await freePort();
+      const server = spawnServer({
+        ...TEST_SECRETS,
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        DATA_DIR: worldTraversableTempDir(),
+        ...env,
+      });
+      running.push(server);
+      await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 30_000);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      return server.output();
+    }
+
+    const warnings = (output: string): string[] =>
+      output
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((line) => line.level === 40 && line.msg.includes('the server connects as'))
+        .map((line) => line.msg);
+
+    it('warns at boot when DATABASE_URL is a superuser', async () => {
+      const output = await boot({ DATABASE_URL: asRole(await createTestDatabase(), 'superuser') });
+      expect(warnings(output)).toEqual([
+        expect.stringMatching(
+          /^The database role "\w+" the server connects as \(DATABASE_URL\) is a superuser/,
+        ),
+      ]);
+    });
+
+    it('warns at boot when DATABASE_URL owns the tables', async () => {
+      const output = await boot({ DATABASE_URL: asRole(await createTestDatabase(), 'owner') });
+      expect(warnings(output)).toEqual([
+        expect.stringContaining('"tessera_owner" the server connects as (DATABASE_URL) owns'),
+      ]);
+    });
+
+    it('migrates an empty database as DATABASE_MIGRATION_URL and serves as DATABASE_URL, without a warning', async () => {
+      const url = await createTestDatabase({ empty: true });
+      const output = await boot({
+        DATABASE_URL: url,
+        DATABASE_MIGRATION_URL: asRole(url, 'owner'),
+      });
+      expect(warnings(output)).toEqual([]);
+      const [owners] = await queryAs(url, 'runtime', [
+        [`SELECT DISTINCT tableowner AS owner FROM pg_tables WHERE schemaname = 'public'`],
+      ]);
+      expect(owners).toEqual([{ owner: 'tessera_owner' }]);
+    });
   });
 
   it('logs JSON lines with a request id and never logs the Authorization header', async () => {

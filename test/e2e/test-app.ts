@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from 'src/app';
 import type { AppConfig } from 'src/config/app-config';
 import { createTestDatabase } from 'test/support/test-database';
-import { testConfig } from 'test/support/test-config';
+import { migratingAs, testConfig } from 'test/support/test-config';
 
 export interface TestApp {
   readonly app: NestFastifyApplication;
@@ -18,11 +18,15 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   imports?: Parameters<typeof createApp>[2];
   databaseUrl?: string;
+  /** Migrations at boot as this URL's role (the owner) instead of the runtime role's. */
+  migrationUrl?: string;
 }
 
 /** The real application on its own database, listening on a free loopback port. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const config = testConfig(options.env);
+  const base = testConfig(options.env);
+  const config =
+    options.migrationUrl === undefined ? base : migratingAs(base, options.migrationUrl);
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   const app = await createApp(config, databaseUrl, options.imports);
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -16,6 +16,8 @@ export interface MediumContext {
   readonly module: TestingModule;
   readonly dataSource: DataSource;
   readonly config: AppConfig;
+  /** The file's database as the runtime role, which the context connects as (see `asRole`). */
+  readonly databaseUrl: string;
   get<T>(token: Type<T> | string | symbol): T;
   close(): Promise<void>;
 }
@@ -49,6 +51,7 @@ export async function newMediumContext(options: {
   return {
     module,
     config,
+    databaseUrl: url,
     dataSource: module.get(DataSource),
     get: <T>(token: Type<T> | string | symbol) => module.get<T>(token, { strict: false }),
     close: () => module.close(),

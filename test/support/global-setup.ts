@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 
-import { startEmbeddedPostgres, withDatabase } from 'src/platform/database/embedded-postgres';
+import {
+  EMBEDDED_OWNER_ROLE,
+  EMBEDDED_RUNTIME_ROLE,
+  startEmbeddedPostgres,
+  withDatabase,
+} from 'src/platform/database/embedded-postgres';
 import type { EmbeddedDatabase } from 'src/platform/database/embedded-postgres';
 import { dataSourceOptions } from 'src/platform/database/database-options';
 import { migrateWithLock } from 'src/platform/database/migrator';
@@ -35,17 +40,21 @@ export default async function globalSetup(): Promise<void> {
     durable: false,
   });
   globalThis.tesseraTestServer = server;
-  process.env.TESSERA_TEST_SERVER_URL = server.url;
+  process.env.TESSERA_TEST_SERVER_URL = server.superuserUrl;
+  process.env.TESSERA_TEST_OWNER_URL = server.migrationUrl;
+  process.env.TESSERA_TEST_RUNTIME_URL = server.url;
 
-  const admin = new Client({ connectionString: server.url });
+  const admin = new Client({ connectionString: server.superuserUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE} OWNER ${EMBEDDED_OWNER_ROLE}`);
   await admin.end();
 
+  // Migrated by the owner, which grants the runtime role its rows, as the server does at boot: test
+  // databases cloned from it carry the same owners and grants, and the tests connect as the runtime role.
   const dataSource = await new DataSource(
-    dataSourceOptions(testConfig(), withDatabase(server.url, TEMPLATE_DATABASE)),
+    dataSourceOptions(testConfig(), withDatabase(server.migrationUrl, TEMPLATE_DATABASE)),
   ).initialize();
-  await migrateWithLock(dataSource);
+  await migrateWithLock(dataSource, EMBEDDED_RUNTIME_ROLE);
   await dataSource.destroy();
 }
 

@@ -2,19 +2,37 @@ import { randomUUID } from 'node:crypto';
 
 import { Client } from 'pg';
 
-import { withDatabase } from 'src/platform/database/embedded-postgres';
+import { EMBEDDED_OWNER_ROLE, withDatabase } from 'src/platform/database/embedded-postgres';
 
 export const TEMPLATE_DATABASE = 'tessera_template';
 
-/** The embedded server started by global-setup for this run. */
-export function serverUrl(): string {
-  const url = process.env.TESSERA_TEST_SERVER_URL;
+/** The run's roles (set by global-setup): the superuser administers, the owner migrates, the runtime role serves. */
+type TestRole = 'superuser' | 'owner' | 'runtime';
+
+const ROLE_VARIABLES: Record<TestRole, string> = {
+  superuser: 'TESSERA_TEST_SERVER_URL',
+  owner: 'TESSERA_TEST_OWNER_URL',
+  runtime: 'TESSERA_TEST_RUNTIME_URL',
+};
+
+function roleUrl(role: TestRole): string {
+  const url = process.env[ROLE_VARIABLES[role]];
   if (url === undefined) {
     throw new Error(
-      'TESSERA_TEST_SERVER_URL is not set: run the tests through jest (global-setup starts PostgreSQL)',
+      `${ROLE_VARIABLES[role]} is not set: run the tests through jest (global-setup starts PostgreSQL)`,
     );
   }
   return url;
+}
+
+/** The embedded server started by global-setup for this run, as its superuser. */
+export function serverUrl(): string {
+  return roleUrl('superuser');
+}
+
+/** The same database as `url` (a test database's), logged in as another of the run's roles. */
+export function asRole(url: string, role: TestRole): string {
+  return withDatabase(roleUrl(role), new URL(url).pathname.slice(1));
 }
 
 export function adminQuery<T = unknown>(sql: string, params: unknown[] = []): Promise<T[]> {
@@ -36,12 +54,40 @@ export async function queryDatabase<T = unknown>(
   }
 }
 
-/** A database of its own for one test file, cloned from the migrated template (or empty). */
+/**
+ * Runs `statements` in one transaction on `url`'s database as `role` (the runtime role cannot alter a
+ * table or edit the audit log: tests that play an attacker with more power say which).
+ */
+export async function queryAs(
+  url: string,
+  role: TestRole,
+  statements: Array<[sql: string, params?: unknown[]]>,
+): Promise<unknown[][]> {
+  const client = new Client({ connectionString: asRole(url, role) });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    const results: unknown[][] = [];
+    for (const [sql, params] of statements) {
+      results.push((await client.query(sql, params)).rows as unknown[]);
+    }
+    await client.query('COMMIT');
+    return results;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A database of its own for one test file, cloned from the migrated template (or empty), owned by the
+ * owner role like Tessera's own. The URL is the runtime role's, as the server connects; `asRole(url,
+ * 'owner')` migrates or changes the schema, `asRole(url, 'superuser')` plays an attacker with full power.
+ */
 export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<string> {
   const name = `t_${randomUUID().replace(/-/g, '')}`;
   const template = options.empty === true ? 'template0' : TEMPLATE_DATABASE;
-  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`);
-  return withDatabase(serverUrl(), name);
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template} OWNER ${EMBEDDED_OWNER_ROLE}`);
+  return asRole(withDatabase(serverUrl(), name), 'runtime');
 }
 
 /** Resolves once `count` sessions on the database `query` runs against wait for a lock (row or advisory). */

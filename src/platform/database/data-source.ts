@@ -1,25 +1,24 @@
 /**
  * For the TypeORM CLI only (`npm run migration:generate -- migrations/<epoch>-<name>`): it needs a
- * reachable database, so set DATABASE_URL, or have `npm start` running the embedded one.
+ * reachable database, so set DATABASE_URL (and DATABASE_MIGRATION_URL), or have `npm start` running the
+ * embedded one. It connects as the owner role, which migrations run as.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { DataSource } from 'typeorm';
 
 import { loadConfig } from 'src/config/app-config';
 import { dataSourceOptions } from 'src/platform/database/database-options';
+import { embeddedDatabaseUrls } from 'src/platform/database/embedded-postgres';
 
 const config = loadConfig();
 
-function embeddedUrl(): string {
-  const credentials = JSON.parse(
-    readFileSync(join(config.database.embedded.dir, 'tessera-credentials.json'), 'utf8'),
-  ) as { user: string; password: string };
-  return `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${config.database.embedded.port}/postgres`;
-}
+const url =
+  config.database.migrationUrl ??
+  config.database.url ??
+  embeddedDatabaseUrls(config.database.embedded.dir, config.database.embedded.port).migrationUrl;
 
 export default new DataSource({
-  ...dataSourceOptions(config, config.database.url ?? embeddedUrl()),
+  ...dataSourceOptions(config, url),
   entities: [join(__dirname, '..', '..', '**', '*.entity.js')],
 });

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 
+import { DataSource } from 'typeorm';
 import type { DataSourceOptions } from 'typeorm';
 
 import type { AppConfig } from 'src/config/app-config';
@@ -27,4 +28,12 @@ export function dataSourceOptions(config: AppConfig, url: string): DataSourceOpt
       application_name: 'tessera',
     },
   };
+}
+
+/** A connection as the owner role (`url`), for running migrations: one connection holds the lock, one migrates. */
+export function migrationDataSource(config: AppConfig, url: string): Promise<DataSource> {
+  return new DataSource({
+    ...dataSourceOptions(config, url),
+    poolSize: 2,
+  } as DataSourceOptions).initialize();
 }

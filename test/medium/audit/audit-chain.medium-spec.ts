@@ -9,6 +9,7 @@ import { systemActor } from 'src/platform/auth/actor';
 import { Permission } from 'src/platform/auth/permission';
 import { newMediumContext } from 'test/medium/medium-context';
 import type { MediumContext } from 'test/medium/medium-context';
+import { queryAs } from 'test/support/test-database';
 
 interface StoredRow {
   sequence: string;
@@ -203,7 +204,11 @@ describe('audit chain (real PostgreSQL)', () => {
       ['TRUNCATE', `TRUNCATE audit_events`],
     ])('rejects %s on audit_events', async (operation, sql) => {
       const count = (await rows()).length;
+      // The server's role lacks the privilege; the trigger stops even the table's owner.
       await expect(ctx.dataSource.query(sql)).rejects.toThrow(
+        'permission denied for table audit_events',
+      );
+      await expect(queryAs(ctx.databaseUrl, 'owner', [[sql]])).rejects.toThrow(
         `audit_events is append-only: ${operation} is not allowed`,
       );
       expect(await rows()).toHaveLength(count);
@@ -223,9 +228,15 @@ describe('audit chain (real PostgreSQL)', () => {
         `UPDATE audit_chain_head SET hash = repeat('a', 64)`,
         'advances one event at a time',
       ],
-    ])('rejects %s on audit_chain_head', async (_operation, sql, message) => {
+    ])('rejects %s on audit_chain_head', async (operation, sql, message) => {
       const before = await head();
-      await expect(ctx.dataSource.query(sql)).rejects.toThrow(message);
+      // The server's role may only UPDATE the head; the trigger refuses anything but one step forward.
+      await expect(ctx.dataSource.query(sql)).rejects.toThrow(
+        ['DELETE', 'TRUNCATE', 'INSERT'].includes(operation)
+          ? 'permission denied for table audit_chain_head'
+          : message,
+      );
+      await expect(queryAs(ctx.databaseUrl, 'owner', [[sql]])).rejects.toThrow(message);
       await expect(head()).resolves.toEqual(before);
     });
 

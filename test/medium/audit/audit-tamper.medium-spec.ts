@@ -7,6 +7,7 @@ import { AuditService } from 'src/modules/audit/audit.service';
 import { systemActor } from 'src/platform/auth/actor';
 import { newMediumContext } from 'test/medium/medium-context';
 import type { MediumContext } from 'test/medium/medium-context';
+import { queryAs } from 'test/support/test-database';
 
 const EVENTS = 5;
 
@@ -41,16 +42,15 @@ describe('audit verification of a tampered chain (real PostgreSQL)', () => {
     await ctx.close();
   });
 
+  // The server's own role could do none of this (test/medium/platform/database-roles.medium-spec.ts).
   async function asSuperuser(...statements: Array<[sql: string, params?: unknown[]]>) {
-    await ctx.dataSource.transaction(async (tx) => {
-      await tx.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
-      await tx.query('ALTER TABLE audit_chain_head DISABLE TRIGGER USER');
-      for (const [sql, params] of statements) {
-        await tx.query(sql, params);
-      }
-      await tx.query('ALTER TABLE audit_events ENABLE TRIGGER USER');
-      await tx.query('ALTER TABLE audit_chain_head ENABLE TRIGGER USER');
-    });
+    await queryAs(ctx.databaseUrl, 'superuser', [
+      ['ALTER TABLE audit_events DISABLE TRIGGER USER'],
+      ['ALTER TABLE audit_chain_head DISABLE TRIGGER USER'],
+      ...statements,
+      ['ALTER TABLE audit_events ENABLE TRIGGER USER'],
+      ['ALTER TABLE audit_chain_head ENABLE TRIGGER USER'],
+    ]);
   }
 
   it('finds an edited action: hash mismatch at that event', async () => {

@@ -12,6 +12,7 @@ import { permissionsOf, Role } from 'src/platform/auth/roles';
 import { PlatformModule } from 'src/platform/platform.module';
 import { newMediumContext } from 'test/medium/medium-context';
 import type { MediumContext } from 'test/medium/medium-context';
+import { queryAs } from 'test/support/test-database';
 
 /** The three catalog modules on a database of their own, plus a table whose foreign keys restrict deletes. */
 export async function newCatalogContext(): Promise<MediumContext> {
@@ -20,13 +21,18 @@ export async function newCatalogContext(): Promise<MediumContext> {
   });
   // Stands in for any referencing table the up-front checks do not know: only the foreign key can refuse.
   // PostgreSQL reports RESTRICT references as 23001 and NO ACTION ones as 23503: both are covered.
-  await ctx.dataSource.query(`
+  // Created by the owner, as a migration would; default privileges give the runtime role its rows.
+  await queryAs(ctx.databaseUrl, 'owner', [
+    [
+      `
     CREATE TABLE catalog_refs (
       customer_id uuid REFERENCES customers (id) ON DELETE RESTRICT,
       customer_no_action_id uuid REFERENCES customers (id),
       product_id uuid REFERENCES products (id) ON DELETE RESTRICT,
       entitlement_id uuid REFERENCES entitlements (id) ON DELETE RESTRICT
-    )`);
+    )`,
+    ],
+  ]);
   return ctx;
 }
 

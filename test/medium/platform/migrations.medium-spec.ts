@@ -5,9 +5,10 @@ import { DataSource } from 'typeorm';
 
 import { createApp } from 'src/app';
 import { dataSourceOptions } from 'src/platform/database/database-options';
+import { runtimeRoleProblems } from 'src/platform/database/database-roles';
 import { migrateWithLock, revertMigrations } from 'src/platform/database/migrator';
-import { createTestDatabase } from 'test/support/test-database';
-import { testConfig } from 'test/support/test-config';
+import { asRole, createTestDatabase } from 'test/support/test-database';
+import { migratingAs, testConfig } from 'test/support/test-config';
 
 const MIGRATION_FILES = readdirSync(join(__dirname, '..', '..', '..', 'migrations')).filter((f) =>
   f.endsWith('.ts'),
@@ -40,7 +41,9 @@ describe('migrations', () => {
   });
 
   it('apply on an empty database, revert completely, and apply again', async () => {
-    const dataSource = await openDataSource(await createTestDatabase({ empty: true }));
+    const dataSource = await openDataSource(
+      asRole(await createTestDatabase({ empty: true }), 'owner'),
+    );
     try {
       const applied = await migrateWithLock(dataSource);
       expect(applied).toHaveLength(MIGRATION_FILES.length);
@@ -85,7 +88,8 @@ describe('migrations', () => {
 
   it('run exactly once when several instances boot against one database at the same moment', async () => {
     const url = await createTestDatabase({ empty: true });
-    const config = testConfig();
+    // Each instance migrates as the owner and grants the runtime role, which its pool then uses.
+    const config = migratingAs(testConfig(), asRole(url, 'owner'));
     const apps = await Promise.all([
       createApp(config, url),
       createApp(config, url),
@@ -95,6 +99,9 @@ describe('migrations', () => {
       const dataSource = apps[0].get(DataSource);
       expect(await appliedMigrations(dataSource)).toHaveLength(MIGRATION_FILES.length);
       expect(new Set(await appliedMigrations(dataSource)).size).toBe(MIGRATION_FILES.length);
+      const [{ role }] = await dataSource.query<[{ role: string }]>('SELECT current_user AS role');
+      expect(role).toBe('tessera_app');
+      await expect(runtimeRoleProblems(dataSource)).resolves.toEqual([]);
     } finally {
       await Promise.all(apps.map((app) => app.close()));
     }
