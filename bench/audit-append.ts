@@ -74,7 +74,8 @@ async function main(): Promise<void> {
   });
   const dataSource = await new DataSource({
     type: 'postgres',
-    url: server.url,
+    // The owner: it migrates, and creates the plain comparison table.
+    url: server.migrationUrl,
     namingStrategy: new SnakeNamingStrategy(),
     migrations: [MIGRATIONS_GLOB],
     poolSize: writers + 2,

@@ -16,14 +16,13 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs, promisify } from 'node:util';
 
 import fastify from 'fastify';
-import { Client } from 'pg';
 
 import { createApp } from 'src/app';
-import { loadConfig } from 'src/config/app-config';
+import { loadConfig, withMigrationUrl } from 'src/config/app-config';
 import { AdminService } from 'src/modules/admins/admin.service';
 import { systemActor } from 'src/platform/auth/actor';
 import { Role } from 'src/platform/auth/roles';
-import { startEmbeddedPostgres, withDatabase } from 'src/platform/database/embedded-postgres';
+import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
 
 interface Row {
   readonly label: string;
@@ -58,7 +57,7 @@ async function main(): Promise<void> {
   const bare = fastify();
   let app: Awaited<ReturnType<typeof createApp>> | undefined;
   try {
-    const url = await createDatabase(server.url, 'tessera_bench');
+    const url = server.url;
     const config = loadConfig(
       {
         NODE_ENV: 'test',
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
       },
       parent,
     );
-    app = await createApp(config, url);
+    app = await createApp(withMigrationUrl(config, server.migrationUrl), url);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const login = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/v1/auth/login`;
     await app.get(AdminService).create(systemActor(), {
@@ -126,17 +125,6 @@ async function main(): Promise<void> {
     await server.stop();
     rmSync(parent, { recursive: true, force: true });
   }
-}
-
-async function createDatabase(serverUrl: string, name: string): Promise<string> {
-  const client = new Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  return withDatabase(serverUrl, name);
 }
 
 /** The autocannon CLI in a child process, POSTing `body` as JSON. */

@@ -24,12 +24,12 @@ import { Pool } from 'pg';
 import { Counter, Histogram, Registry } from 'prom-client';
 
 import { createApp } from 'src/app';
-import { loadConfig } from 'src/config/app-config';
+import { loadConfig, withMigrationUrl } from 'src/config/app-config';
 import { newLicenseKey, normaliseLicenseKey } from 'src/modules/licenses/license-key';
 import { VALIDATION_QUERY } from 'src/modules/licenses/license.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
-import { startEmbeddedPostgres, withDatabase } from 'src/platform/database/embedded-postgres';
+import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
 import { LATENCY_BUCKETS } from 'src/platform/metrics/metrics';
 import { MetricsServer } from 'src/platform/metrics/metrics.server';
 import { freePortFor } from './ports';
@@ -94,8 +94,9 @@ async function main(): Promise<void> {
     DATABASE_POOL_SIZE: '20',
   };
   const config = loadConfig(env, parent);
-  const url = withDatabase(database.url, 'postgres');
-  const app = await createApp(config, url);
+  const url = database.url;
+  // Migrated by the embedded owner; served, seeded and measured as the runtime role.
+  const app = await createApp(withMigrationUrl(config, database.migrationUrl), url);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const appPort = (app.getHttpServer().address() as AddressInfo).port;
 

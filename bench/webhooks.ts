@@ -25,10 +25,10 @@ import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 
 import { createApp } from 'src/app';
-import { loadConfig } from 'src/config/app-config';
+import { loadConfig, withMigrationUrl } from 'src/config/app-config';
 import { WebhookEndpointService } from 'src/modules/webhooks/webhook-endpoint.service';
 import { systemActor } from 'src/platform/auth/actor';
-import { startEmbeddedPostgres, withDatabase } from 'src/platform/database/embedded-postgres';
+import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 import { freePortFor } from './ports';
 
@@ -130,24 +130,27 @@ async function main(): Promise<void> {
   });
   const receiver = fork(__filename, ['--receiver'], { stdio: 'inherit' });
   const { port } = await ask(receiver, '', 'listening');
-  const config = loadConfig(
-    {
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'silent',
-      DATA_DIR: parent,
-      JWT_SECRET: randomUUID() + randomUUID(),
-      ENCRYPTION_KEY: randomUUID() + randomUUID(),
-      HASHING_KEY: randomUUID() + randomUUID(),
-      DATABASE_POOL_SIZE: '20',
-      WEBHOOK_ALLOW_HTTP: 'true',
-      WEBHOOK_ALLOWED_ADDRESSES: '127.0.0.1',
-      WEBHOOK_CONCURRENCY: values.concurrency,
-      // One endpoint receives everything here: let it use every slot, to measure the dispatcher itself.
-      WEBHOOK_ENDPOINT_CONCURRENCY: values.concurrency,
-    },
-    parent,
+  const config = withMigrationUrl(
+    loadConfig(
+      {
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'silent',
+        DATA_DIR: parent,
+        JWT_SECRET: randomUUID() + randomUUID(),
+        ENCRYPTION_KEY: randomUUID() + randomUUID(),
+        HASHING_KEY: randomUUID() + randomUUID(),
+        DATABASE_POOL_SIZE: '20',
+        WEBHOOK_ALLOW_HTTP: 'true',
+        WEBHOOK_ALLOWED_ADDRESSES: '127.0.0.1',
+        WEBHOOK_CONCURRENCY: values.concurrency,
+        // One endpoint receives everything here: let it use every slot, to measure the dispatcher itself.
+        WEBHOOK_ENDPOINT_CONCURRENCY: values.concurrency,
+      },
+      parent,
+    ),
+    database.migrationUrl,
   );
-  const url = withDatabase(database.url, 'postgres');
+  const url = database.url;
   // The writer: an instance without a dispatcher; the dispatcher instance starts once the backlog exists.
   const writer = await createApp(
     { ...config, webhooks: { ...config.webhooks, dispatcherEnabled: false } },

@@ -5,7 +5,7 @@ import 'reflect-metadata';
 import pino from 'pino';
 
 import { createApp } from 'src/app';
-import { ConfigError, loadConfig } from 'src/config/app-config';
+import { ConfigError, loadConfig, withMigrationUrl } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
 import type { EmbeddedDatabase } from 'src/platform/database/embedded-postgres';
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     });
     databaseUrl = embedded.url;
     // The server's pool connects as the runtime role; migrations run as the owner.
-    config = { ...config, database: { ...config.database, migrationUrl: embedded.migrationUrl } };
+    config = withMigrationUrl(config, embedded.migrationUrl);
   }
 
   try {

@@ -1,6 +1,6 @@
 import pino from 'pino';
 
-import { ConfigError, loadConfig } from 'src/config/app-config';
+import { ConfigError, loadConfig, withMigrationUrl } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
 
@@ -36,8 +36,10 @@ export async function withDatabase(
   let status = 1;
   try {
     const url = config.database.url ?? embedded!.url;
-    const migrationUrl = config.database.migrationUrl ?? embedded?.migrationUrl;
-    status = await task({ ...config, database: { ...config.database, migrationUrl } }, url);
+    status = await task(
+      withMigrationUrl(config, config.database.migrationUrl ?? embedded?.migrationUrl),
+      url,
+    );
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   } finally {

@@ -147,6 +147,11 @@ type Env = Readonly<Record<string, string | undefined>>;
 const SECRET_MIN_BYTES = 32;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** `config` with migrations run as `migrationUrl`'s role, the schema's owner (the embedded server's own). */
+export function withMigrationUrl(config: AppConfig, migrationUrl: string | undefined): AppConfig {
+  return { ...config, database: { ...config.database, migrationUrl } };
+}
+
 /** Reads and validates the environment; collects every problem before failing, so one boot shows them all. */
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
   const problems: string[] = [];

@@ -1,9 +1,10 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 
 import { createApp } from 'src/app';
+import { withMigrationUrl } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import { createTestDatabase } from 'test/support/test-database';
-import { migratingAs, testConfig } from 'test/support/test-config';
+import { testConfig } from 'test/support/test-config';
 
 export interface TestApp {
   readonly app: NestFastifyApplication;
@@ -26,7 +27,7 @@ export interface TestAppOptions {
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const base = testConfig(options.env);
   const config =
-    options.migrationUrl === undefined ? base : migratingAs(base, options.migrationUrl);
+    options.migrationUrl === undefined ? base : withMigrationUrl(base, options.migrationUrl);
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   const app = await createApp(config, databaseUrl, options.imports);
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -25,8 +25,3 @@ export function testConfig(overrides: Record<string, string> = {}): AppConfig {
     process.cwd(),
   );
 }
-
-/** `config` with migrations run as `migrationUrl`'s role (the owner), as DATABASE_MIGRATION_URL does. */
-export function migratingAs(config: AppConfig, migrationUrl: string): AppConfig {
-  return { ...config, database: { ...config.database, migrationUrl } };
-}

@@ -13,6 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { Client } from 'pg';
 
 import { grantRuntimePrivileges } from 'src/platform/database/database-roles';
+import { MIGRATION_LOCK_KEY } from 'src/platform/database/migrator';
 
 export interface EmbeddedDatabase {
   /** Tessera's database as the runtime role, which reads and writes rows and owns nothing. */
@@ -251,6 +252,8 @@ async function provisionRoles(superuserUrl: string, credentials: Credentials): P
     const inDatabase = new Client({ connectionString: withDatabase(superuserUrl, database) });
     await inDatabase.connect();
     try {
+      // Not while an instance migrates or grants (the lock is released with the connection).
+      await inDatabase.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
       await transferOwnership(inDatabase, owner.user);
       // As the owner, so the default privileges are the owner's: they apply to what migrations create.
       await inDatabase.query(`SET ROLE ${ident(owner.user)}`);

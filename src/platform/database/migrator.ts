@@ -2,8 +2,9 @@ import type { DataSource, Migration } from 'typeorm';
 
 import { grantRuntimePrivileges } from 'src/platform/database/database-roles';
 
-// Any constant works as long as every Tessera instance uses the same one: it names the lock.
-const MIGRATION_LOCK_KEY = 7_342_001_001;
+// Any constant works as long as every Tessera instance uses the same one: it names the lock. Also taken
+// by the embedded server's role provisioning, which grants too (concurrent GRANTs on one object fail).
+export const MIGRATION_LOCK_KEY = 7_342_001_001;
 
 /**
  * Runs pending migrations while holding a PostgreSQL advisory lock, so that several instances booting at

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 
 import { createApp } from 'src/app';
+import { withMigrationUrl } from 'src/config/app-config';
 import { dataSourceOptions } from 'src/platform/database/database-options';
 import { runtimeRoleProblems } from 'src/platform/database/database-roles';
 import { migrateWithLock, revertMigrations } from 'src/platform/database/migrator';
 import { asRole, createTestDatabase } from 'test/support/test-database';
-import { migratingAs, testConfig } from 'test/support/test-config';
+import { testConfig } from 'test/support/test-config';
 
 const MIGRATION_FILES = readdirSync(join(__dirname, '..', '..', '..', 'migrations')).filter((f) =>
   f.endsWith('.ts'),
@@ -89,7 +90,7 @@ describe('migrations', () => {
   it('run exactly once when several instances boot against one database at the same moment', async () => {
     const url = await createTestDatabase({ empty: true });
     // Each instance migrates as the owner and grants the runtime role, which its pool then uses.
-    const config = migratingAs(testConfig(), asRole(url, 'owner'));
+    const config = withMigrationUrl(testConfig(), asRole(url, 'owner'));
     const apps = await Promise.all([
       createApp(config, url),
       createApp(config, url),
