@@ -256,8 +256,11 @@ async function provisionRoles(superuserUrl: string, credentials: Credentials): P
       await inDatabase.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
       await transferOwnership(inDatabase, owner.user);
       // As the owner, so the default privileges are the owner's: they apply to what migrations create.
-      await inDatabase.query(`SET ROLE ${ident(owner.user)}`);
+      // One transaction: the re-grant on every table and the revocations take effect together.
+      await inDatabase.query('BEGIN');
+      await inDatabase.query(`SET LOCAL ROLE ${ident(owner.user)}`);
       await grantRuntimePrivileges(inDatabase, runtime.user);
+      await inDatabase.query('COMMIT');
     } finally {
       await inDatabase.end();
     }

@@ -21,7 +21,8 @@ export async function migrateWithLock(
     if (runtimeRole !== undefined) {
       const [{ role }] = await dataSource.query<[{ role: string }]>('SELECT current_user AS role');
       if (role !== runtimeRole) {
-        await grantRuntimePrivileges(dataSource, runtimeRole);
+        // One transaction: the re-grant on every table and the revocations take effect together.
+        await dataSource.transaction((tx) => grantRuntimePrivileges(tx, runtimeRole));
       }
     }
     return applied;
