@@ -17,7 +17,7 @@ import { PlatformModule } from 'src/platform/platform.module';
 import { createSoftHsmToken, describeHsm, hsmObjects } from 'test/support/softhsm';
 import type { SoftHsmToken } from 'test/support/softhsm';
 import { testConfig } from 'test/support/test-config';
-import { createTestDatabase, sessionsWaitingForLocks } from 'test/support/test-database';
+import { asRole, createTestDatabase, sessionsWaitingForLocks } from 'test/support/test-database';
 
 interface TokenObject {
   label: string;
@@ -101,8 +101,10 @@ async function failInserts(
   condition = 'true',
 ): Promise<() => Promise<void>> {
   const name = `test_refuse_${table}`;
+  // Triggers are the owner's to create (the server's role may not), as a migration would.
+  const owner = asRole(url, 'owner');
   await sql(
-    url,
+    owner,
     `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
      BEGIN
        IF ${condition} THEN RAISE EXCEPTION 'injected failure: insert into ${table}'; END IF;
@@ -111,7 +113,7 @@ async function failInserts(
      CREATE TRIGGER ${name} BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}()`,
   );
   return async () => {
-    await sql(url, `DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}()`);
+    await sql(owner, `DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}()`);
   };
 }
 
