@@ -13,7 +13,7 @@ const USAGE = `usage: npm run backup -- --out <file> [--force]
  * `npm run backup`: one consistent archive of the whole database (DATABASE_URL, or the embedded server),
  * taken while Tessera keeps serving. Progress per table on a terminal; a JSON summary on standard output.
  */
-void withDatabase(async (_dataSource, _config, databaseUrl) => {
+void withDatabase(async (_config, databaseUrl) => {
   let out: string;
   let force: boolean;
   try {

@@ -19,7 +19,7 @@ import { startTestApp } from 'test/e2e/test-app';
 import type { TestApp } from 'test/e2e/test-app';
 import { freePort } from 'test/support/global-setup';
 import { cli } from 'test/support/cli';
-import { createTestDatabase, queryDatabase } from 'test/support/test-database';
+import { asRole, createTestDatabase, queryDatabase } from 'test/support/test-database';
 import { testConfig } from 'test/support/test-config';
 import { LOOPBACK_WEBHOOKS_ENV, startWebhookReceiver } from 'test/support/webhook-receiver';
 import type { WebhookReceiver } from 'test/support/webhook-receiver';
@@ -170,7 +170,9 @@ describe('backup and restore', () => {
     const manifest = await verifyArchive(archive);
     expect(manifest.schemaVersion).toBe(manifest.migrations[manifest.migrations.length - 1]);
 
-    const restored = await cli('restore.js', [archive], target.url);
+    const restored = await cli('restore.js', [archive], target.url, {
+      DATABASE_MIGRATION_URL: target.migrationUrl,
+    });
     expect(restored.stderr).toBe('');
     expect(restored.code).toBe(0);
     expect(JSON.parse(restored.stdout)).toMatchObject({ rows: summary.rows, migrated: true });
@@ -182,7 +184,11 @@ describe('backup and restore', () => {
     expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true });
 
     // The restored Tessera answers every validation as the original does.
-    const copy = await startTestApp({ env, databaseUrl: target.url });
+    const copy = await startTestApp({
+      env,
+      databaseUrl: target.url,
+      migrationUrl: target.migrationUrl,
+    });
     try {
       const restoredCall = api(copy);
       const restoredIds = (await query<{ id: string }>(target.url, 'SELECT id FROM licenses')).map(
@@ -231,7 +237,9 @@ describe('backup and restore', () => {
     }
 
     // A second restore into the now filled database is refused, and changes nothing.
-    const again = await cli('restore.js', [archive], target.url);
+    const again = await cli('restore.js', [archive], target.url, {
+      DATABASE_MIGRATION_URL: target.migrationUrl,
+    });
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/the target database is not empty: .*licenses \(\d+ rows\)/);
   });
@@ -247,9 +255,12 @@ describe('backup and restore', () => {
         await ds.destroy();
       }
     };
+    // Restores load as the owner (they create the schema and switch triggers off inside the load).
     const migrator = (url: string) => async () => {
-      const ds = await new DataSource(dataSourceOptions(testConfig(), url)).initialize();
-      await migrateWithLock(ds);
+      const ds = await new DataSource(
+        dataSourceOptions(testConfig(), asRole(url, 'owner')),
+      ).initialize();
+      await migrateWithLock(ds, 'tessera_app');
       await ds.destroy();
     };
     const tableCount = async (url: string) =>
@@ -266,7 +277,7 @@ describe('backup and restore', () => {
       const url = await createTestDatabase({ empty: true });
       await expect(
         restoreBackup({
-          databaseUrl: url,
+          databaseUrl: asRole(url, 'owner'),
           file: archive,
           buildMigrations: [...(await build()), 'AddSomethingNew1999999999999'],
           migrate: migrator(url),
@@ -301,12 +312,12 @@ describe('backup and restore', () => {
       const last = [...manifest.tables].reverse().find((t) => t.rows > 0)!;
       // The last table to load rejects every new row, after all the others are in.
       await query(
-        url,
+        asRole(url, 'owner'),
         `ALTER TABLE "${last.name}" ADD CONSTRAINT chk_refuse CHECK (false) NOT VALID`,
       );
       await expect(
         restoreBackup({
-          databaseUrl: url,
+          databaseUrl: asRole(url, 'owner'),
           file: archive,
           buildMigrations: await build(),
           migrate: migrator(url),
