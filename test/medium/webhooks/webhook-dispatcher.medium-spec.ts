@@ -124,6 +124,12 @@ describe('webhook dispatcher (two instances on one database)', () => {
         `SELECT count(*) AS pending FROM outbox_events WHERE dispatched_at IS NULL`,
       );
 
+      // Both fan out at once first: had one instance's fan-out still been open when the other claimed, the
+      // other would have found nothing to claim and the test would prove nothing about sharing the claims.
+      const fannedOut = await Promise.all([
+        a.queue.fanOut(a.clock.now(), 500),
+        b.queue.fanOut(b.clock.now(), 500),
+      ]);
       const rounds = await Promise.all([
         a.worker.runOnce(),
         b.worker.runOnce(),
@@ -131,7 +137,9 @@ describe('webhook dispatcher (two instances on one database)', () => {
         b.worker.runOnce(),
       ]);
 
-      const dispatched = rounds.reduce((sum, r) => sum + r.dispatched, 0);
+      const dispatched =
+        fannedOut.reduce((sum, f) => sum + f.events, 0) +
+        rounds.reduce((sum, r) => sum + r.dispatched, 0);
       expect(dispatched).toBe(Number(pending));
       const attemptedByA = rounds[0].attempted + rounds[2].attempted;
       const attemptedByB = rounds[1].attempted + rounds[3].attempted;
