@@ -21,6 +21,7 @@ import { columnList, listTables, quote } from 'src/platform/backup/catalog';
 import { formatBytes, Progress } from 'src/platform/backup/progress';
 import { restoreBackup } from 'src/platform/backup/restore';
 import { dataSourceOptions } from 'src/platform/database/database-options';
+import { roleOf } from 'src/platform/database/database-roles';
 import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
 import { migrateWithLock, migrationNames } from 'src/platform/database/migrator';
 
@@ -53,13 +54,16 @@ async function main(): Promise<void> {
     durable,
   });
   try {
-    const migrator = await new DataSource(dataSourceOptions(config, source.url)).initialize();
-    await migrateWithLock(migrator);
+    // Migrations and the load are the owner role's work; backup runs as the runtime role, as the CLIs do.
+    const migrator = await new DataSource(
+      dataSourceOptions(config, source.migrationUrl),
+    ).initialize();
+    await migrateWithLock(migrator, await roleOf(source.url));
     const buildMigrations = migrationNames(migrator);
     await migrator.destroy();
 
     const seedStarted = Date.now();
-    await seed(source.url, licenses);
+    await seed(source.migrationUrl, licenses);
     process.stdout.write(
       `seeded ${licenses.toLocaleString('en-US')} licenses in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s\n`,
     );
@@ -72,12 +76,14 @@ async function main(): Promise<void> {
       progress: new Progress(process.stderr, 'backed up'),
     });
     const restore = await restoreBackup({
-      databaseUrl: target.url,
+      databaseUrl: target.migrationUrl,
       file: archive,
       buildMigrations,
       migrate: async () => {
-        const ds = await new DataSource(dataSourceOptions(config, target.url)).initialize();
-        await migrateWithLock(ds);
+        const ds = await new DataSource(
+          dataSourceOptions(config, target.migrationUrl),
+        ).initialize();
+        await migrateWithLock(ds, await roleOf(target.url));
         await ds.destroy();
       },
       progress: new Progress(process.stderr, 'restored'),
