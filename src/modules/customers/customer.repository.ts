@@ -72,40 +72,22 @@ export class CustomerRepository {
     }
   }
 
-  /** The licenses table's foreign key (ON DELETE RESTRICT) is the final word on whether this may go. */
+  /**
+   * Rows of other modules that reference the customer (licenses) hold foreign keys with ON DELETE RESTRICT,
+   * so the database refuses the delete: CUSTOMER_HAS_LICENSES. This module never reads their tables.
+   */
   async delete(tx: EntityManager, id: string): Promise<void> {
     try {
       await tx.getRepository(CustomerEntity).delete({ id });
     } catch (error) {
-      throw conflictOf(error);
+      throw foreignKeyViolation(error) ? new CustomerHasLicenses() : error;
     }
-  }
-
-  /** Whether licenses reference the customer; false while no migration has created `licenses` yet. */
-  async hasLicenses(tx: EntityManager, id: string): Promise<boolean> {
-    const [{ present }] = await tx.query<{ present: boolean }[]>(
-      `SELECT to_regclass('licenses') IS NOT NULL AS present`,
-    );
-    if (!present) {
-      return false;
-    }
-    const [{ referenced }] = await tx.query<{ referenced: boolean }[]>(
-      `SELECT EXISTS (SELECT 1 FROM licenses WHERE customer_id = $1) AS referenced`,
-      [id],
-    );
-    return referenced;
   }
 }
 
-/** Maps the constraint violations this table can raise to domain errors; anything else is unchanged. */
+/** Maps the unique violation this table can raise on writes to its domain error; anything else is unchanged. */
 function conflictOf(error: unknown): unknown {
-  if (uniqueViolation(error, 'uq_customers_external_id')) {
-    return new ExternalIdTaken();
-  }
-  if (foreignKeyViolation(error)) {
-    return new CustomerHasLicenses();
-  }
-  return error;
+  return uniqueViolation(error, 'uq_customers_external_id') ? new ExternalIdTaken() : error;
 }
 
 function escapeLike(text: string): string {

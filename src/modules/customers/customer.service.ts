@@ -11,11 +11,7 @@ import type {
   UpdateCustomerDto,
 } from 'src/modules/customers/customer.dto';
 import type { CustomerEntity } from 'src/modules/customers/customer.entity';
-import {
-  CustomerErased,
-  CustomerHasLicenses,
-  CustomerNotFound,
-} from 'src/modules/customers/customer.errors';
+import { CustomerErased, CustomerNotFound } from 'src/modules/customers/customer.errors';
 import { CustomerRepository } from 'src/modules/customers/customer.repository';
 import { AuditService } from 'src/modules/audit/audit.service';
 import type { Actor } from 'src/platform/auth/actor';
@@ -122,9 +118,6 @@ export class CustomerService {
   async delete(actor: Actor, id: string): Promise<void> {
     await this.customers.transaction(async (tx) => {
       const customer = await this.require(tx, id, true);
-      if (await this.customers.hasLicenses(tx, id)) {
-        throw new CustomerHasLicenses();
-      }
       await this.customers.delete(tx, id);
       await this.outbox.add(tx, event('customer.deleted', toCustomerDto(customer)));
       await this.audit.record(tx, actor, {

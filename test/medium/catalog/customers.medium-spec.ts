@@ -251,7 +251,7 @@ describe('customers (real PostgreSQL)', () => {
   });
 
   it.each(['customer_id', 'customer_no_action_id'])(
-    'maps a foreign key violation on delete (a reference the up-front check misses, %s) to CUSTOMER_HAS_LICENSES',
+    'answers CUSTOMER_HAS_LICENSES for any row that references the customer by a foreign key (%s): the database decides, not a query of other tables',
     async (column) => {
       const customer = await newCustomer();
       await ctx.dataSource.query(`INSERT INTO catalog_refs (${column}) VALUES ($1)`, [customer.id]);
