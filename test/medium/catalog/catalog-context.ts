@@ -9,6 +9,7 @@ import { EntitlementModule } from 'src/modules/entitlements/entitlement.module';
 import { ProductModule } from 'src/modules/products/product.module';
 import type { Actor } from 'src/platform/auth/actor';
 import { permissionsOf, Role } from 'src/platform/auth/roles';
+import { toProblem } from 'src/platform/errors/problem';
 import { PlatformModule } from 'src/platform/platform.module';
 import { newMediumContext } from 'test/medium/medium-context';
 import type { MediumContext } from 'test/medium/medium-context';
@@ -75,13 +76,37 @@ export async function eventCounts(ctx: MediumContext): Promise<{ outbox: number;
   return { outbox: Number(row.outbox), audit: Number(row.audit) };
 }
 
-/** Validates a request body as the application's global pipe does; rejects with its 400. */
-export function validateBody<T>(metatype: Type<T>, body: unknown): Promise<T> {
-  return new ValidationPipe({
-    whitelist: true,
-    forbidNonWhitelisted: true,
-    transform: true,
-  }).transform(body, { type: 'body', metatype }) as Promise<T>;
+/**
+ * Validates a request body as the application's global pipe does; rejects with the problem document the
+ * client would receive (400 VALIDATION_FAILED with the messages in `errors`).
+ */
+export async function validateBody<T>(metatype: Type<T>, body: unknown): Promise<T> {
+  const pipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true });
+  try {
+    return (await pipe.transform(body, { type: 'body', metatype })) as T;
+  } catch (error) {
+    throw toProblem(error) ?? error;
+  }
+}
+
+/** Expects `body` to be refused with VALIDATION_FAILED, every message about `property` alone. */
+export async function expectInvalid<T>(
+  metatype: Type<T>,
+  body: unknown,
+  property: string,
+): Promise<void> {
+  const refusal = await validateBody(metatype, body).then(
+    () => {
+      throw new Error(`${metatype.name} accepted ${JSON.stringify(body)}`);
+    },
+    (problem: unknown) => problem,
+  );
+  expect(refusal).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
+  const { errors } = refusal as { errors: string[] };
+  expect(errors.length).toBeGreaterThan(0);
+  for (const message of errors) {
+    expect(message).toMatch(new RegExp(`^(property )?${property} `));
+  }
 }
 
 /** A metadata object whose JSON is exactly `bytes` long (ASCII). */

@@ -7,6 +7,7 @@ import { ProductService } from 'src/modules/products/product.service';
 import {
   eventCounts,
   eventsOf,
+  expectInvalid,
   metadataOfBytes,
   newCatalogContext,
   ownerActor,
@@ -160,12 +161,14 @@ describe('products and entitlements (real PostgreSQL)', () => {
         await expect(validateBody(CreateProductDto, { code, name: 'P' })).resolves.toBeDefined();
       }
       for (const code of bad) {
-        await expect(validateBody(CreateProductDto, { code, name: 'P' })).rejects.toBeDefined();
+        await expectInvalid(CreateProductDto, { code, name: 'P' }, 'code');
       }
-      await expect(validateBody(UpdateProductDto, { code: 'other' })).rejects.toBeDefined();
-      await expect(
-        validateBody(CreateProductDto, { code: 'p', name: 'P', metadata: metadataOfBytes(16_385) }),
-      ).rejects.toBeDefined();
+      await expectInvalid(UpdateProductDto, { code: 'other' }, 'code');
+      await expectInvalid(
+        CreateProductDto,
+        { code: 'p', name: 'P', metadata: metadataOfBytes(16_385) },
+        'metadata',
+      );
     });
   });
 
@@ -268,7 +271,7 @@ describe('products and entitlements (real PostgreSQL)', () => {
         ).resolves.toBeDefined();
       }
       for (const code of bad) {
-        await expect(validateBody(CreateEntitlementDto, { code, name: 'E' })).rejects.toBeDefined();
+        await expectInvalid(CreateEntitlementDto, { code, name: 'E' }, 'code');
       }
     });
   });
