@@ -9,9 +9,6 @@ import {
 } from 'src/modules/entitlements/entitlement.errors';
 import { foreignKeyViolation, uniqueViolation } from 'src/platform/database/pg-errors';
 
-// Written by the licenses module's migrations; each references entitlements(id) ON DELETE RESTRICT.
-const GRANT_TABLES = ['policy_entitlements', 'license_entitlements'];
-
 @Injectable()
 export class EntitlementRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -78,43 +75,21 @@ export class EntitlementRepository {
     return tx.getRepository(EntitlementEntity).save(entitlement);
   }
 
-  /** The grant tables' foreign keys (ON DELETE RESTRICT) are the final word on whether this may go. */
+  /**
+   * Rows of other modules that grant the entitlement (policies', licenses') hold foreign keys with
+   * ON DELETE RESTRICT, so the database refuses the delete: ENTITLEMENT_IN_USE. This module never reads
+   * their tables.
+   */
   async delete(tx: EntityManager, id: string): Promise<void> {
     try {
       await tx.getRepository(EntitlementEntity).delete({ id });
     } catch (error) {
-      throw conflictOf(error);
+      throw foreignKeyViolation(error) ? new EntitlementInUse() : error;
     }
-  }
-
-  /**
-   * Whether a policy or a license grants the entitlement. A grant table a later migration has not created
-   * yet grants nothing.
-   */
-  async isGranted(tx: EntityManager, id: string): Promise<boolean> {
-    const existing = await tx.query<{ name: string }[]>(
-      `SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NOT NULL`,
-      [GRANT_TABLES],
-    );
-    const tables = existing.map((row) => row.name);
-    if (tables.length === 0) {
-      return false;
-    }
-    const [{ referenced }] = await tx.query<{ referenced: boolean }[]>(
-      `SELECT ${tables.map((t) => `EXISTS (SELECT 1 FROM ${t} WHERE entitlement_id = $1)`).join(' OR ')} AS referenced`,
-      [id],
-    );
-    return referenced;
   }
 }
 
-/** Maps the constraint violations this table can raise to domain errors; anything else is unchanged. */
+/** Maps the unique violation this table can raise on writes to its domain error; anything else is unchanged. */
 function conflictOf(error: unknown): unknown {
-  if (uniqueViolation(error, 'uq_entitlements_code')) {
-    return new EntitlementCodeTaken();
-  }
-  if (foreignKeyViolation(error)) {
-    return new EntitlementInUse();
-  }
-  return error;
+  return uniqueViolation(error, 'uq_entitlements_code') ? new EntitlementCodeTaken() : error;
 }

@@ -13,7 +13,6 @@ import type {
 } from 'src/modules/entitlements/entitlement.dto';
 import type { EntitlementEntity } from 'src/modules/entitlements/entitlement.entity';
 import {
-  EntitlementInUse,
   EntitlementNotFound,
   UnknownEntitlements,
 } from 'src/modules/entitlements/entitlement.errors';
@@ -140,9 +139,6 @@ export class EntitlementService {
   async delete(actor: Actor, id: string): Promise<void> {
     await this.entitlements.transaction(async (tx) => {
       const entitlement = await this.require(tx, id, true);
-      if (await this.entitlements.isGranted(tx, id)) {
-        throw new EntitlementInUse();
-      }
       await this.entitlements.delete(tx, id);
       await this.outbox.add(tx, event('entitlement.deleted', toEntitlementDto(entitlement)));
       await this.audit.record(tx, actor, {

@@ -53,38 +53,20 @@ export class ProductRepository {
     return tx.getRepository(ProductEntity).save(product);
   }
 
-  /** The policies table's foreign key (ON DELETE RESTRICT) is the final word on whether this may go. */
+  /**
+   * Rows of other modules that reference the product (policies) hold foreign keys with ON DELETE RESTRICT,
+   * so the database refuses the delete: PRODUCT_IN_USE. This module never reads their tables.
+   */
   async delete(tx: EntityManager, id: string): Promise<void> {
     try {
       await tx.getRepository(ProductEntity).delete({ id });
     } catch (error) {
-      throw conflictOf(error);
+      throw foreignKeyViolation(error) ? new ProductInUse() : error;
     }
-  }
-
-  /** Whether policies reference the product; false while no migration has created `policies` yet. */
-  async hasPolicies(tx: EntityManager, id: string): Promise<boolean> {
-    const [{ present }] = await tx.query<{ present: boolean }[]>(
-      `SELECT to_regclass('policies') IS NOT NULL AS present`,
-    );
-    if (!present) {
-      return false;
-    }
-    const [{ referenced }] = await tx.query<{ referenced: boolean }[]>(
-      `SELECT EXISTS (SELECT 1 FROM policies WHERE product_id = $1) AS referenced`,
-      [id],
-    );
-    return referenced;
   }
 }
 
-/** Maps the constraint violations this table can raise to domain errors; anything else is unchanged. */
+/** Maps the unique violation this table can raise on writes to its domain error; anything else is unchanged. */
 function conflictOf(error: unknown): unknown {
-  if (uniqueViolation(error, 'uq_products_code')) {
-    return new ProductCodeTaken();
-  }
-  if (foreignKeyViolation(error)) {
-    return new ProductInUse();
-  }
-  return error;
+  return uniqueViolation(error, 'uq_products_code') ? new ProductCodeTaken() : error;
 }

@@ -12,7 +12,7 @@ import type {
   UpdateProductDto,
 } from 'src/modules/products/product.dto';
 import type { ProductEntity } from 'src/modules/products/product.entity';
-import { ProductInUse, ProductNotFound } from 'src/modules/products/product.errors';
+import { ProductNotFound } from 'src/modules/products/product.errors';
 import { ProductRepository } from 'src/modules/products/product.repository';
 import type { Actor } from 'src/platform/auth/actor';
 import { StaleVersion } from 'src/platform/http/etag';
@@ -108,9 +108,6 @@ export class ProductService {
   async delete(actor: Actor, id: string): Promise<void> {
     await this.products.transaction(async (tx) => {
       const product = await this.require(tx, id, true);
-      if (await this.products.hasPolicies(tx, id)) {
-        throw new ProductInUse();
-      }
       await this.products.delete(tx, id);
       await this.outbox.add(tx, event('product.deleted', toProductDto(product)));
       await this.audit.record(tx, actor, {

@@ -20,7 +20,7 @@ export async function newCatalogContext(): Promise<MediumContext> {
   const ctx = await newMediumContext({
     imports: [PlatformModule, AuditModule, CustomerModule, ProductModule, EntitlementModule],
   });
-  // Stands in for any referencing table the up-front checks do not know: only the foreign key can refuse.
+  // Stands in for any table of another module that references the catalog: only its foreign key refuses.
   // PostgreSQL reports RESTRICT references as 23001 and NO ACTION ones as 23503: both are covered.
   // Created by the owner, as a migration would; default privileges give the runtime role its rows.
   await queryAs(ctx.databaseUrl, 'owner', [

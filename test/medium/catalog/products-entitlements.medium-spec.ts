@@ -98,7 +98,7 @@ describe('products and entitlements (real PostgreSQL)', () => {
       expect((await eventsOf(ctx, product.id)).audit).toEqual(['product.created']);
     });
 
-    it('refuses to delete a product that policies belong to (up-front check and foreign key)', async () => {
+    it('refuses to delete a product that policies or any other row references by a foreign key', async () => {
       const withPolicy = await newProduct();
       await insertPolicy(withPolicy.id);
       const referenced = await newProduct();
