@@ -73,4 +73,40 @@ describe('rate limits', () => {
       await fresh.close();
     }
   });
+
+  it('gives each IP the validate budget once, across the raw validate-key route and the throttled key routes', async () => {
+    const fresh = await startTestApp({
+      env: { RATE_LIMIT_VALIDATE_PER_MINUTE: '5', RATE_LIMIT_ANONYMOUS_PER_MINUTE: '1000' },
+    });
+    try {
+      const call = api(fresh);
+      const key = 'AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF';
+      const validate = () => call('POST', '/v1/licenses/actions/validate-key', { body: { key } });
+      const heartbeat = () =>
+        call('POST', '/v1/licenses/actions/heartbeat', { body: { key, fingerprint: 'fp' } });
+      const deactivate = () =>
+        call('POST', '/v1/licenses/actions/deactivate-machine', {
+          body: { key, fingerprint: 'fp' },
+        });
+      const first = await validate();
+      expect(first.status).toBe(200);
+      expect(first.headers.get('ratelimit-remaining')).toBe('4');
+      expect((await validate()).status).toBe(200);
+      // The raw route and the Nest routes count in one window: 3rd and 4th hit of 5.
+      const third = await heartbeat();
+      expect(third.status).toBe(401);
+      // Nest's throttler names the header after the throttler.
+      expect(third.headers.get('ratelimit-remaining-validate')).toBe('2');
+      expect((await deactivate()).status).toBe(401);
+      expect((await validate()).status).toBe(200);
+      // The budget is spent, whichever route asks next.
+      expect((await heartbeat()).status).toBe(429);
+      expect((await deactivate()).status).toBe(429);
+      const refused = await validate();
+      expect(refused.status).toBe(429);
+      expect(refused.body).toMatchObject({ code: 'RATE_LIMITED' });
+    } finally {
+      await fresh.close();
+    }
+  });
 });

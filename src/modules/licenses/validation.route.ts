@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { OnModuleDestroy } from '@nestjs/common';
+import { InjectThrottlerStorage } from '@nestjs/throttler';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import type { FastifyInstance } from 'fastify';
 
@@ -10,8 +11,7 @@ import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema'
 import { ValidationService } from 'src/modules/licenses/validation.service';
 import { SigningService } from 'src/modules/signing/signing.service';
 import { sendProblem } from 'src/platform/errors/problem.filter';
-import { FixedWindowStorage } from 'src/platform/http/fixed-window-storage';
-import { RateLimited } from 'src/platform/http/rate-limit';
+import { countValidateHit, RateLimited } from 'src/platform/http/rate-limit';
 
 export const VALIDATE_KEY_PATH = '/v1/licenses/actions/validate-key';
 /** A detached JWS (RFC 7515 appendix F) over the exact response body: `<protected header>..<signature>`. */
@@ -21,22 +21,19 @@ export const SIGNATURE_HEADER = 'tessera-signature';
  * The validation hot path as a plain Fastify route: the JSON schema validates and serialises (compiled
  * once), and no Nest guard, pipe or interceptor runs. Measured: the Nest pipeline cost more than the query
  * (docs/performance.md). What it still gets: the global hooks (security headers, request id, tracing), its
- * own per-IP rate limit, and problem+json errors. It is public: the license key in the body is the credential.
+ * per-IP validate budget (shared with the other key routes), and problem+json errors. It is public: the license key in the body is the credential.
  */
 @Injectable()
-export class ValidationRoute implements OnModuleDestroy {
+export class ValidationRoute {
   private readonly logger = new Logger('ValidationRoute');
-  private readonly limiter = new FixedWindowStorage();
 
   constructor(
     private readonly validation: ValidationService,
     private readonly signing: SigningService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    // The throttler's own storage: one validate budget per IP with the @ValidateRateLimited() routes.
+    @InjectThrottlerStorage() private readonly limiter: ThrottlerStorage,
   ) {}
-
-  onModuleDestroy(): void {
-    this.limiter.onModuleDestroy();
-  }
 
   register(fastify: FastifyInstance): void {
     const limit = this.config.rateLimit.validatePerMinute;
@@ -47,13 +44,7 @@ export class ValidationRoute implements OnModuleDestroy {
         errorHandler: (error, request, reply) => sendProblem(request, reply, error, this.logger),
       },
       async (request, reply) => {
-        const window = await this.limiter.increment(
-          `ip:${request.ip}`,
-          60_000,
-          limit,
-          0,
-          'validate',
-        );
+        const window = await countValidateHit(this.limiter, request.ip, limit);
         void reply.headers({
           'ratelimit-limit': limit,
           'ratelimit-remaining': Math.max(0, limit - window.totalHits),

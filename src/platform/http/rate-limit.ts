@@ -2,7 +2,11 @@ import { Injectable, Module, SetMetadata } from '@nestjs/common';
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
-import type { ThrottlerLimitDetail, ThrottlerModuleOptions } from '@nestjs/throttler';
+import type {
+  ThrottlerLimitDetail,
+  ThrottlerModuleOptions,
+  ThrottlerStorage,
+} from '@nestjs/throttler';
 
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
@@ -33,8 +37,24 @@ function classOf(reflector: Reflector, context: ExecutionContext): RateLimitClas
   return reflector.get<RateLimitClass | undefined>(RATE_LIMIT_CLASS, context.getHandler());
 }
 
+const VALIDATE_THROTTLER = 'validate';
+const VALIDATE_TTL_MS = 60_000;
+const ipKey = (ip: string): string => `ip:${ip}`;
 const perIp = (req: Record<string, unknown>): string =>
-  `ip:${(req as unknown as AuthenticatedRequest).ip}`;
+  ipKey((req as unknown as AuthenticatedRequest).ip);
+
+/**
+ * Counts one hit against the per-IP validate budget, for the validation route outside Nest's pipeline:
+ * the same window, in the same storage, as the `@ValidateRateLimited()` routes, so an IP gets the budget
+ * once across all of them (inject the storage with `@InjectThrottlerStorage()`).
+ */
+export function countValidateHit(
+  storage: ThrottlerStorage,
+  ip: string,
+  limit: number,
+): ReturnType<ThrottlerStorage['increment']> {
+  return storage.increment(ipKey(ip), VALIDATE_TTL_MS, limit, 0, VALIDATE_THROTTLER);
+}
 
 function limitFor(config: AppConfig, context: ExecutionContext): number {
   const actor = context.switchToHttp().getRequest<AuthenticatedRequest>().actor;
@@ -48,10 +68,12 @@ function limitFor(config: AppConfig, context: ExecutionContext): number {
 
 /**
  * Rate limits per API key, per admin, and per IP for anonymous callers, each with its own per-minute
- * budget; sign-in routes also count against a stricter per-IP budget. Headers: `RateLimit-Limit`,
+ * budget; sign-in routes also count against a stricter per-IP budget, and validation routes (the raw
+ * validate-key route included, see countValidateHit) against one per-IP validate budget. Headers: `RateLimit-Limit`,
  * `RateLimit-Remaining`, `RateLimit-Reset`, and `Retry-After` on a 429 problem.
- * Counting is an O(1) in-memory fixed window (FixedWindowStorage); a shared store (Redis, PostgreSQL)
- * implementing `ThrottlerStorage` can be provided instead for several instances.
+ * Counting is an O(1) in-memory fixed window (FixedWindowStorage), the one storage of the process; a
+ * shared store (Redis, PostgreSQL) implementing `ThrottlerStorage` can be provided instead for several
+ * instances.
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
@@ -96,10 +118,13 @@ export class RateLimitGuard extends ThrottlerGuard {
             skipIf: (context) => classOf(reflector, context) !== 'auth',
           },
           {
-            name: 'validate',
-            ttl: 60_000,
+            name: VALIDATE_THROTTLER,
+            ttl: VALIDATE_TTL_MS,
             limit: config.rateLimit.validatePerMinute,
             getTracker: perIp,
+            // One window per IP for every validate route (not one per handler, the throttler's default),
+            // shared with the raw validation route through countValidateHit.
+            generateKey: (_context, tracker) => tracker,
             skipIf: (context) => classOf(reflector, context) !== 'validate',
           },
         ],
