@@ -7,7 +7,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 
 import { AppModule } from 'src/app.module';
-import { ValidateKeyDto, ValidationResultDto } from 'src/modules/licenses/license.dto';
+import { ValidationResultDto } from 'src/modules/licenses/license.dto';
 import { describeValidationRoute, ValidationRoute } from 'src/modules/licenses/validation.route';
 import type { AppConfig } from 'src/config/app-config';
 import { readTlsPair } from 'src/config/tls-pair';
@@ -101,7 +101,7 @@ export async function createApp(
     });
   }
   setupOpenApi(app, packageVersion(), {
-    extraModels: [ValidateKeyDto, ValidationResultDto],
+    extraModels: [ValidationResultDto],
     describe: describeValidationRoute,
   });
   await app.init();

@@ -7,6 +7,7 @@ import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { MachineService } from 'src/modules/licenses/machine.service';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
+import { VALIDATE_KEY_SCHEMA } from 'src/modules/licenses/validation.schema';
 import { ValidationService } from 'src/modules/licenses/validation.service';
 import { Role } from 'src/platform/auth/roles';
 import { api, controlClock, signedInAdmin } from 'test/e2e/admin-session';
@@ -442,6 +443,18 @@ describe('licensing', () => {
     expect(document.components.schemas.ValidationResultDto.properties.code.enum).toEqual(
       expect.arrayContaining(['NOT_FOUND', 'TOO_MANY_MACHINES', 'VALID']),
     );
+    // The request components are the schema the route validates with: nothing to drift apart.
+    const { ValidateKeyDto, ValidationScopeDto } = document.components.schemas;
+    expect(ValidationScopeDto).toEqual(VALIDATE_KEY_SCHEMA.body.properties.scope);
+    expect({
+      ...ValidateKeyDto,
+      properties: { ...ValidateKeyDto.properties, scope: ValidationScopeDto },
+    }).toEqual(VALIDATE_KEY_SCHEMA.body);
+    expect(ValidationScopeDto.properties.entitlements.items.maxLength).toBe(100);
+    const overlong = await validate('AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF', {
+      entitlements: ['x'.repeat(101)],
+    });
+    expect(overlong.body.code).toBe('VALIDATION_FAILED');
   });
 
   it('lets an app activate its machine, send heartbeats and deactivate it with nothing but its license key', async () => {

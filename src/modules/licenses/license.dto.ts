@@ -1,5 +1,4 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -14,7 +13,6 @@ import {
   Max,
   MaxLength,
   Min,
-  ValidateNested,
 } from 'class-validator';
 
 import { KEY_SCHEMES, MAX_LICENSE_KEY_LENGTH } from 'src/modules/licenses/license-key';
@@ -288,38 +286,6 @@ export class MachineQueryDto extends PageQueryDto {
 }
 
 // ---- Validation --------------------------------------------------------------------------------------
-
-export class ValidationScopeDto {
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 255) fingerprint?: string;
-  @ApiPropertyOptional({ description: 'Product id or code' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 64)
-  product?: string;
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @IsString({ each: true })
-  entitlements?: string[];
-}
-
-export class ValidateKeyDto {
-  @ApiProperty({ description: 'The license key' })
-  @IsString()
-  @Length(1, MAX_LICENSE_KEY_LENGTH)
-  key: string;
-  @ApiPropertyOptional({ type: ValidationScopeDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => ValidationScopeDto)
-  scope?: ValidationScopeDto;
-  @ApiPropertyOptional({ description: 'Echoed back, to bind the answer to this request' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(128)
-  nonce?: string;
-}
 
 export class ValidatedScopeDto {
   @ApiProperty({ nullable: true, type: String }) fingerprint: string | null;

@@ -6,7 +6,10 @@ import type { FastifyInstance } from 'fastify';
 
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
-import { VALIDATE_KEY_SCHEMA } from 'src/modules/licenses/validation.schema';
+import {
+  VALIDATE_KEY_COMPONENTS,
+  VALIDATE_KEY_SCHEMA,
+} from 'src/modules/licenses/validation.schema';
 import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema';
 import { ValidationService } from 'src/modules/licenses/validation.service';
 import { SigningService } from 'src/modules/signing/signing.service';
@@ -75,6 +78,9 @@ export class ValidationRoute {
 
 /** The route's entry in the OpenAPI document (Nest's generator sees only controllers). */
 export function describeValidationRoute(document: OpenAPIObject): void {
+  // The request body's schema is the one Fastify validates with: no second description to drift.
+  document.components ??= {};
+  Object.assign((document.components.schemas ??= {}), VALIDATE_KEY_COMPONENTS);
   document.paths[VALIDATE_KEY_PATH] = {
     post: {
       tags: ['licenses'],

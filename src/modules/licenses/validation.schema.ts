@@ -5,7 +5,7 @@ import type { ValidationScope } from 'src/modules/licenses/license-validation';
 /**
  * The hot path is validated and serialised by Fastify from JSON schemas (compiled once, by ajv and
  * fast-json-stringify) rather than by class-validator: it is the one route where that cost shows.
- * ValidateKeyDto in license.dto.ts describes the same shape for the OpenAPI document.
+ * The OpenAPI document's request components are derived from the same schema (VALIDATE_KEY_COMPONENTS).
  */
 export interface ValidateKeyRequest {
   key: string;
@@ -15,25 +15,50 @@ export interface ValidateKeyRequest {
 
 const nullableString = { type: ['string', 'null'] } as const;
 
-export const VALIDATE_KEY_SCHEMA = {
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['key'],
+const VALIDATION_SCOPE = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    fingerprint: { type: 'string', minLength: 1, maxLength: 255 },
+    product: { type: 'string', minLength: 1, maxLength: 64, description: 'Product id or code' },
+    entitlements: { type: 'array', maxItems: 50, items: { type: 'string', maxLength: 100 } },
+  },
+};
+
+const VALIDATE_KEY_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['key'],
+  properties: {
+    key: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_LICENSE_KEY_LENGTH,
+      description: 'The license key',
+    },
+    nonce: {
+      type: 'string',
+      maxLength: 128,
+      description: 'Echoed back, to bind the answer to this request',
+    },
+    scope: VALIDATION_SCOPE,
+  },
+};
+
+/** The request body as OpenAPI components (the scope under its own name, as the SDK types know it). */
+export const VALIDATE_KEY_COMPONENTS = {
+  ValidateKeyDto: {
+    ...VALIDATE_KEY_BODY,
     properties: {
-      key: { type: 'string', minLength: 1, maxLength: MAX_LICENSE_KEY_LENGTH },
-      nonce: { type: 'string', maxLength: 128 },
-      scope: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          fingerprint: { type: 'string', minLength: 1, maxLength: 255 },
-          product: { type: 'string', minLength: 1, maxLength: 64 },
-          entitlements: { type: 'array', maxItems: 50, items: { type: 'string', maxLength: 100 } },
-        },
-      },
+      ...VALIDATE_KEY_BODY.properties,
+      scope: { $ref: '#/components/schemas/ValidationScopeDto' },
     },
   },
+  ValidationScopeDto: VALIDATION_SCOPE,
+};
+
+export const VALIDATE_KEY_SCHEMA = {
+  body: VALIDATE_KEY_BODY,
   response: {
     200: {
       type: 'object',
