@@ -8,18 +8,28 @@ import { Logger } from 'nestjs-pino';
 
 import { AppModule } from 'src/app.module';
 import { ValidationResultDto } from 'src/modules/licenses/license.dto';
-import { describeValidationRoute, ValidationRoute } from 'src/modules/licenses/validation.route';
+import {
+  describeValidationRoute,
+  VALIDATION_ROUTES,
+  ValidationRoute,
+} from 'src/modules/licenses/validation.route';
 import type { AppConfig } from 'src/config/app-config';
 import { readTlsPair } from 'src/config/tls-pair';
 import { closeConnectionsWhileClosing } from 'src/platform/http/drain-on-close';
 import { refuseNulCharacters } from 'src/platform/http/input-characters';
-import { setupOpenApi } from 'src/platform/http/openapi';
+import { OPENAPI_ROUTES, setupOpenApi } from 'src/platform/http/openapi';
+import type { PlainRoute } from 'src/platform/http/plain-route';
 import { requestIdFor } from 'src/platform/http/request-id';
 import { registerResponseHeaders } from 'src/platform/http/security-headers';
 import { CertificateReloader } from 'src/platform/http/tls-certificates';
 import { instrumentHttp } from 'src/platform/metrics/http-metrics';
 import { Metrics } from 'src/platform/metrics/metrics';
 import { packageVersion } from 'src/platform/version';
+
+/** The routes createApp registers on Fastify directly, outside Nest's router (each public). */
+export function plainRoutes(config: AppConfig): readonly PlainRoute[] {
+  return [...VALIDATION_ROUTES, ...(config.http.openApiDocs ? OPENAPI_ROUTES : [])];
+}
 
 /** Builds the whole HTTP application; `main.ts` listens with it, and so do the e2e tests. */
 export async function createApp(
@@ -100,10 +110,12 @@ export async function createApp(
       ],
     });
   }
-  setupOpenApi(app, packageVersion(), {
-    extraModels: [ValidationResultDto],
-    describe: describeValidationRoute,
-  });
+  if (config.http.openApiDocs) {
+    setupOpenApi(app, packageVersion(), {
+      extraModels: [ValidationResultDto],
+      describe: describeValidationRoute,
+    });
+  }
   await app.init();
   return app;
 }

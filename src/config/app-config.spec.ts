@@ -279,6 +279,16 @@ describe('webhook configuration', () => {
     ]);
   });
 
+  it('serves the OpenAPI document and /docs unless OPENAPI_DOCS_ENABLED=false, in every environment', () => {
+    const load = (env: Record<string, string>) =>
+      loadConfig({ DATA_DIR: tempDir(), ...env }, '/srv/tessera').http.openApiDocs;
+    expect(load({})).toBe(true);
+    expect(load({ NODE_ENV: 'test', OPENAPI_DOCS_ENABLED: 'false' })).toBe(false);
+    expect(problemsOf({ ...SECRETS, OPENAPI_DOCS_ENABLED: 'maybe' })).toEqual([
+      'OPENAPI_DOCS_ENABLED: "maybe" is not a boolean (true/false)',
+    ]);
+  });
+
   it('names every bad webhook variable', () => {
     const problems = problemsOf({
       ...SECRETS,

@@ -25,6 +25,8 @@ export interface AppConfig {
       | undefined;
     /** The operator states that clients reach Tessera over HTTPS ended at a proxy in front of it. */
     readonly tlsTerminatedByProxy: boolean;
+    /** Serve the OpenAPI document (/openapi.json, /openapi.yaml) and its reference page (/docs). */
+    readonly openApiDocs: boolean;
   };
   readonly database: {
     /** Absent: start the embedded PostgreSQL under `embedded.dir`. */
@@ -230,6 +232,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 300_000),
       tls,
       tlsTerminatedByProxy,
+      openApiDocs: read.bool('OPENAPI_DOCS_ENABLED', true),
     },
     database: {
       url: databaseUrl,

@@ -2,7 +2,8 @@ import { RequestMethod, VERSION_NEUTRAL } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 
-import { VALIDATE_KEY_PATH } from 'src/modules/licenses/validation.route';
+import { plainRoutes } from 'src/app';
+import { OPENAPI_ROUTES } from 'src/platform/http/openapi';
 import { REQUIRED_ACCESS } from 'src/platform/auth/authenticated.decorator';
 import { METRICS_PATH } from 'src/platform/metrics/metrics.server';
 import type { RequiredAccess } from 'src/platform/auth/authenticated.decorator';
@@ -66,7 +67,7 @@ function discoverRoutes(t: TestApp): Route[] {
     }
   }
   // Routes registered on Fastify directly, outside Nest's router: each is public by construction.
-  routes.push({ method: 'POST', path: VALIDATE_KEY_PATH, access: 'public (plain Fastify route)' });
+  routes.push(...plainRoutes(t.config));
   // The Prometheus exposition lives on its own listener (METRICS_PORT), never on the API's port.
   routes.push({
     method: 'GET',
@@ -103,6 +104,37 @@ describe('route access declarations', () => {
 
   it('matches the reviewed access table (METHOD path -> access)', () => {
     expect(routes.map((r) => `${r.method} ${r.path} -> ${r.access}`).join('\n')).toMatchSnapshot();
+  });
+
+  it('serves every route registered outside Nest that it lists, and lists the docs when enabled', () => {
+    const fastify = t.app.getHttpAdapter().getInstance();
+    const missing = plainRoutes(t.config).filter(
+      (r) => !fastify.hasRoute({ method: r.method, url: r.path }),
+    );
+    expect(missing).toEqual([]);
+    expect(plainRoutes(t.config)).toEqual(expect.arrayContaining([...OPENAPI_ROUTES]));
+  });
+
+  it('serves neither the OpenAPI document nor its page with OPENAPI_DOCS_ENABLED=false', async () => {
+    const closed = await startTestApp({ env: { OPENAPI_DOCS_ENABLED: 'false' } });
+    try {
+      const fastify = closed.app.getHttpAdapter().getInstance();
+      for (const route of OPENAPI_ROUTES) {
+        expect(fastify.hasRoute({ method: route.method, url: route.path })).toBe(false);
+      }
+      expect(plainRoutes(closed.config).map((r) => r.path)).toEqual(
+        plainRoutes(t.config)
+          .filter((r) => !OPENAPI_ROUTES.includes(r))
+          .map((r) => r.path),
+      );
+      for (const path of ['/docs', '/docs/swagger-ui-init.js', '/openapi.json', '/openapi.yaml']) {
+        const response = await fetch(`${closed.baseUrl}${path}`);
+        expect(`${path} ${response.status}`).toBe(`${path} 404`);
+        expect(response.headers.get('content-type')).toContain('application/problem+json');
+      }
+    } finally {
+      await closed.close();
+    }
   });
 
   it('does not serve the metrics on the API listener', async () => {

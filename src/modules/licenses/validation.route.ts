@@ -14,9 +14,14 @@ import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema'
 import { ValidationService } from 'src/modules/licenses/validation.service';
 import { SigningService } from 'src/modules/signing/signing.service';
 import { sendProblem } from 'src/platform/errors/problem.filter';
+import type { PlainRoute } from 'src/platform/http/plain-route';
 import { countValidateHit, RateLimited } from 'src/platform/http/rate-limit';
 
 export const VALIDATE_KEY_PATH = '/v1/licenses/actions/validate-key';
+/** The routes ValidationRoute registers (the route-permission snapshot reads this list). */
+export const VALIDATION_ROUTES: readonly PlainRoute[] = [
+  { method: 'POST', path: VALIDATE_KEY_PATH, access: 'public (plain Fastify route)' },
+];
 /** A detached JWS (RFC 7515 appendix F) over the exact response body: `<protected header>..<signature>`. */
 export const SIGNATURE_HEADER = 'tessera-signature';
 
