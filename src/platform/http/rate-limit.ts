@@ -20,7 +20,7 @@ type RateLimitClass = 'auth' | 'validate';
 /** Marks sign-in routes (login, MFA, refresh): limited per client IP by the stricter `auth` budget. */
 export const AuthRateLimited = (): MethodDecorator => SetMetadata(RATE_LIMIT_CLASS, 'auth');
 
-/** Marks license validation: its own per-IP budget instead of the anonymous one. */
+/** Marks license-key routes: one per-IP validate budget, shared with validate-key, not the anonymous one. */
 export const ValidateRateLimited = (): MethodDecorator => SetMetadata(RATE_LIMIT_CLASS, 'validate');
 
 export class RateLimited extends DomainError {
