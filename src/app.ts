@@ -7,7 +7,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 
 import { AppModule } from 'src/app.module';
-import { ValidationResultDto } from 'src/modules/licenses/license.dto';
+import { ValidationResultDto } from 'src/modules/licenses/validation.dto';
 import {
   describeValidationRoute,
   VALIDATION_ROUTES,

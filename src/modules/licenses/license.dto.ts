@@ -17,14 +17,18 @@ import {
 
 import { KEY_SCHEMES, MAX_LICENSE_KEY_LENGTH } from 'src/modules/licenses/license-key';
 import type { KeyScheme } from 'src/modules/licenses/license-key';
-import { VALIDATION_CODES } from 'src/modules/licenses/license-validation';
 import type { LicenseStatus } from 'src/modules/licenses/license-validation';
 import { IsMetadata, METADATA_DOC } from 'src/platform/http/metadata';
 import { PageQueryDto } from 'src/platform/http/pagination';
 
-const EXPIRATION = ['RESTRICT_ACCESS', 'REVOKE_ACCESS', 'MAINTAIN_ACCESS', 'ALLOW_ACCESS'] as const;
+export const EXPIRATION = [
+  'RESTRICT_ACCESS',
+  'REVOKE_ACCESS',
+  'MAINTAIN_ACCESS',
+  'ALLOW_ACCESS',
+] as const;
 const OVERAGE = ['NO_OVERAGE', 'ALLOW_1_25X', 'ALLOW_1_5X', 'ALLOW_2X', 'ALWAYS_ALLOW'] as const;
-const STATUSES = ['ACTIVE', 'EXPIRING', 'EXPIRED', 'SUSPENDED', 'REVOKED'] as const;
+export const STATUSES = ['ACTIVE', 'EXPIRING', 'EXPIRED', 'SUSPENDED', 'REVOKED'] as const;
 const TEN_YEARS = 10 * 365 * 86_400;
 
 // ---- Policies ----------------------------------------------------------------------------------------
@@ -283,52 +287,6 @@ export class MachineListDto {
 
 export class MachineQueryDto extends PageQueryDto {
   @ApiProperty() @IsUUID() licenseId: string;
-}
-
-// ---- Validation --------------------------------------------------------------------------------------
-
-export class ValidatedScopeDto {
-  @ApiProperty({ nullable: true, type: String }) fingerprint: string | null;
-  @ApiProperty({ nullable: true, type: String }) product: string | null;
-  @ApiProperty({ type: [String] }) entitlements: string[];
-}
-
-export class ValidatedPolicyDto {
-  @ApiProperty() id: string;
-  @ApiProperty() name: string;
-  @ApiProperty() productId: string;
-  @ApiProperty({ description: 'The product code' }) product: string;
-  @ApiProperty() floating: boolean;
-  @ApiProperty({ nullable: true, type: Number }) maxMachines: number | null;
-  @ApiProperty({ enum: EXPIRATION }) expirationStrategy: string;
-  @ApiProperty() requireHeartbeat: boolean;
-  @ApiProperty() requireCheckIn: boolean;
-}
-
-export class ValidatedLicenseDto {
-  @ApiProperty() id: string;
-  @ApiProperty({ enum: STATUSES }) status: LicenseStatus;
-  @ApiProperty({ nullable: true, type: String }) expiry: string | null;
-  @ApiProperty({ type: [String] }) entitlements: string[];
-  @ApiProperty({ type: ValidatedPolicyDto, description: 'Policy summary' })
-  policy: ValidatedPolicyDto;
-}
-
-export class ValidationResultDto {
-  @ApiProperty() valid: boolean;
-  @ApiProperty({ enum: VALIDATION_CODES, description: 'First failing check, in documented order' })
-  code: string;
-  @ApiProperty() detail: string;
-  @ApiProperty({ type: ValidatedLicenseDto, nullable: true }) license: ValidatedLicenseDto | null;
-  @ApiProperty({ type: ValidatedScopeDto, description: 'The scope that was checked, as sent' })
-  scope: ValidatedScopeDto;
-  @ApiProperty({
-    description:
-      'base64url SHA-256 of the key that was checked (canonical form): compare it with your own key',
-  })
-  keySha256: string;
-  @ApiProperty({ nullable: true, type: String }) nonce: string | null;
-  @ApiProperty() validatedAt: string;
 }
 
 // ---- License files -----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 
 import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
 import { effectiveStatus, validateLicense } from 'src/modules/licenses/license-validation';
-import type { ValidationResultDto } from 'src/modules/licenses/license.dto';
+import type { ValidationResultDto } from 'src/modules/licenses/validation.dto';
 import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema';
 import { LicenseMetrics } from 'src/modules/licenses/license.metrics';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
