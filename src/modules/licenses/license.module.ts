@@ -20,6 +20,7 @@ import { ValidationRoute } from 'src/modules/licenses/validation.route';
 import { ValidationService } from 'src/modules/licenses/validation.service';
 import { ProductModule } from 'src/modules/products/product.module';
 import { SigningModule } from 'src/modules/signing/signing.module';
+import { RateLimitModule } from 'src/platform/http/rate-limit';
 
 @Module({
   imports: [
@@ -27,6 +28,8 @@ import { SigningModule } from 'src/modules/signing/signing.module';
     EntitlementModule,
     ProductModule,
     SigningModule,
+    // The raw validation route counts its hits in the throttler's storage, shared with the validate routes.
+    RateLimitModule,
   ],
   controllers: [
     PolicyController,
