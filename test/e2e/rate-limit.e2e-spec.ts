@@ -37,6 +37,19 @@ describe('rate limits', () => {
     expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
+  it('gives each IP one sign-in budget across login, refresh and MFA', async () => {
+    for (let i = 0; i < 6; i++) {
+      await request('POST', '/v1/auth/refresh', { body: {} });
+    }
+    const mfa = await request('POST', '/v1/auth/mfa/verify', { body: { code: '123456' } });
+    expect(mfa.status).toBe(429);
+    expect(mfa.body).toMatchObject({ code: 'RATE_LIMITED' });
+    const login = await request('POST', '/v1/auth/login', {
+      body: { email: 'someone@example.com', password: 'whatever-it-is' },
+    });
+    expect(login.status).toBe(429);
+  });
+
   it('gives each API key its own budget, and reports it in RateLimit-* headers', async () => {
     const fresh = await startTestApp({
       env: {

@@ -115,6 +115,9 @@ export class RateLimitGuard extends ThrottlerGuard {
             ttl: 60_000,
             limit: config.rateLimit.authPerMinute,
             getTracker: perIp,
+            // One budget per IP for login, MFA, refresh and password, not one per handler: otherwise each
+            // route would multiply the attempts a guesser gets.
+            generateKey: (_context, tracker) => tracker,
             skipIf: (context) => classOf(reflector, context) !== 'auth',
           },
           {
