@@ -57,18 +57,20 @@ describe('tessera CLI', () => {
     expect([result.code, result.stderr]).toEqual([0, '']);
     return JSON.parse(result.stdout);
   };
-
-  it('creates, lists, shows, suspends, reinstates and revokes licenses', () => {
-    const created = json([
+  /** `tessera licenses create` on the suite's policy and customer, as JSON. */
+  const createLicense = (...extra: string[]) =>
+    json([
       'licenses',
       'create',
       '--policy',
       catalog.policyId,
       '--customer',
       catalog.customerId,
-      '--name',
-      'CLI seat',
+      ...extra,
     ]);
+
+  it('creates, lists, shows, suspends, reinstates and revokes licenses', () => {
+    const created = createLicense('--name', 'CLI seat');
     expect(created).toMatchObject({ name: 'CLI seat', status: 'ACTIVE', key: expect.any(String) });
 
     const table = run(['licenses', 'list', '--policy', catalog.policyId]);
@@ -90,14 +92,7 @@ describe('tessera CLI', () => {
   });
 
   it('validates with a saved JWKS, lists and deactivates machines', async () => {
-    const created = json([
-      'licenses',
-      'create',
-      '--policy',
-      catalog.policyId,
-      '--customer',
-      catalog.customerId,
-    ]);
+    const created = createLicense();
     const dir = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
     const jwks = run(['keys', 'fetch'], { TESSERA_API_KEY: '' });
     expect(jwks.code).toBe(0);
@@ -124,14 +119,7 @@ describe('tessera CLI', () => {
   });
 
   it('checks out a license file and verifies it offline, refusing a changed one', () => {
-    const created = json([
-      'licenses',
-      'create',
-      '--policy',
-      catalog.policyId,
-      '--customer',
-      catalog.customerId,
-    ]);
+    const created = createLicense();
     const dir = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
     writeFileSync(join(dir, 'jwks.json'), run(['keys', 'fetch']).stdout);
     const checkout = run(['license-file', 'checkout', created.id, '--ttl', '3600', '--encrypt'], {
