@@ -42,6 +42,13 @@ const VALIDATE_TTL_MS = 60_000;
 const ipKey = (ip: string): string => `ip:${ip}`;
 const perIp = (req: Record<string, unknown>): string =>
   ipKey((req as unknown as AuthenticatedRequest).ip);
+/**
+ * One window per budget and tracker, whichever route counts (the throttler's default key names the
+ * handler, which would give each route a budget of its own). The budget's name stays in the key so that a
+ * store which keys by the key alone (a shared Redis store) keeps the budgets of one IP apart too.
+ */
+const budgetKey = (_context: unknown, tracker: string, throttlerName: string): string =>
+  `${throttlerName}:${tracker}`;
 
 /**
  * Counts one hit against the per-IP validate budget, for the validation route outside Nest's pipeline:
@@ -53,7 +60,8 @@ export function countValidateHit(
   ip: string,
   limit: number,
 ): ReturnType<ThrottlerStorage['increment']> {
-  return storage.increment(ipKey(ip), VALIDATE_TTL_MS, limit, 0, VALIDATE_THROTTLER);
+  const key = budgetKey(undefined, ipKey(ip), VALIDATE_THROTTLER);
+  return storage.increment(key, VALIDATE_TTL_MS, limit, 0, VALIDATE_THROTTLER);
 }
 
 function limitFor(config: AppConfig, context: ExecutionContext): number {
@@ -115,9 +123,9 @@ export class RateLimitGuard extends ThrottlerGuard {
             ttl: 60_000,
             limit: config.rateLimit.authPerMinute,
             getTracker: perIp,
-            // One budget per IP for login, MFA, refresh and password, not one per handler: otherwise each
-            // route would multiply the attempts a guesser gets.
-            generateKey: (_context, tracker) => tracker,
+            // One budget per IP for login, MFA, refresh and password: per handler, each route would
+            // multiply the attempts a guesser gets.
+            generateKey: budgetKey,
             skipIf: (context) => classOf(reflector, context) !== 'auth',
           },
           {
@@ -125,9 +133,8 @@ export class RateLimitGuard extends ThrottlerGuard {
             ttl: VALIDATE_TTL_MS,
             limit: config.rateLimit.validatePerMinute,
             getTracker: perIp,
-            // One window per IP for every validate route (not one per handler, the throttler's default),
-            // shared with the raw validation route through countValidateHit.
-            generateKey: (_context, tracker) => tracker,
+            // One window per IP for every validate route, shared with the raw route through countValidateHit.
+            generateKey: budgetKey,
             skipIf: (context) => classOf(reflector, context) !== 'validate',
           },
         ],
