@@ -24,6 +24,7 @@ import { MIGRATIONS_GLOB } from 'src/platform/database/database-options';
 import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
 import { migrateWithLock } from 'src/platform/database/migrator';
 import { SnakeNamingStrategy } from 'src/platform/database/naming-strategy';
+import { Transactions } from 'src/platform/database/transaction';
 
 interface Result {
   readonly label: string;
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     await dataSource.query(`CREATE TABLE bench_plain_events (LIKE audit_events INCLUDING ALL)`);
     await dataSource.query(`CREATE SEQUENCE bench_plain_sequence`);
 
-    const audit = new AuditService(new AuditRepository(dataSource));
+    const audit = new AuditService(new AuditRepository(dataSource), new Transactions(dataSource));
     const chained = (tx: EntityManager) => audit.record(tx, ACTOR, entry());
     const plain = (tx: EntityManager) => insertPlain(tx, entry());
 

@@ -21,10 +21,6 @@ export interface SessionWithAdmin {
 export class AdminRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   getById(tx: EntityManager | undefined, id: string, lock = false): Promise<AdminEntity | null> {
     const manager = tx ?? this.dataSource.manager;
     return manager.getRepository(AdminEntity).findOne({

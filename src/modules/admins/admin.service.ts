@@ -14,10 +14,11 @@ import {
 import { AdminRepository } from 'src/modules/admins/admin.repository';
 import { MFA_REQUIRED_SETTING } from 'src/modules/admins/auth.service';
 import { hashPassword, passwordWeakness } from 'src/modules/admins/password';
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { isGranted, permissionsOf, Role } from 'src/platform/auth/roles';
 import { Clock } from 'src/platform/clock';
+import { Transactions } from 'src/platform/database/transaction';
 import { uniqueViolation } from 'src/platform/database/pg-errors';
 import { StaleVersion } from 'src/platform/http/etag';
 import { afterIdOf, page } from 'src/platform/http/pagination';
@@ -27,7 +28,8 @@ import { afterIdOf, page } from 'src/platform/http/pagination';
 export class AdminService {
   constructor(
     private readonly admins: AdminRepository,
-    private readonly audit: AuditService,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly clock: Clock,
   ) {}
 
@@ -46,7 +48,7 @@ export class AdminService {
     }
     const passwordHash = await hashPassword(input.password);
     try {
-      return await this.admins.transaction(async (tx) => {
+      return await this.transactions.run(async (tx) => {
         const admin = await this.admins.create(tx, {
           email: input.email.trim(),
           name: input.name.trim(),
@@ -58,7 +60,7 @@ export class AdminService {
           mfaEnabledAt: null,
           totpLastTimeStep: null,
         });
-        await this.audit.record(tx, actor, {
+        await this.changes.record(tx, actor, {
           action: 'admin.created',
           targetType: 'admin',
           targetId: admin.id,
@@ -91,7 +93,7 @@ export class AdminService {
     version: number,
     changes: { name?: string },
   ): Promise<AdminDto> {
-    return this.admins.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const admin = await this.require(tx, id, true);
       if (admin.version !== version) {
         throw new StaleVersion();
@@ -101,7 +103,7 @@ export class AdminService {
         admin.name = changes.name.trim();
       }
       const saved = await this.admins.save(tx, admin);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'admin.updated',
         targetType: 'admin',
         targetId: id,
@@ -118,7 +120,7 @@ export class AdminService {
     if (!isGranted(permissionsOf(roles), actor.permissions)) {
       throw new RoleEscalation();
     }
-    return this.admins.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const admin = await this.require(tx, id, true);
       const losesOwner = admin.roles.includes(Role.Owner) && !roles.includes(Role.Owner);
       if (losesOwner && admin.status === 'active') {
@@ -127,7 +129,7 @@ export class AdminService {
       const before = { roles: admin.roles };
       admin.roles = roles;
       const saved = await this.admins.save(tx, admin);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'admin.roles-changed',
         targetType: 'admin',
         targetId: id,
@@ -143,7 +145,7 @@ export class AdminService {
     if (actor.id === id) {
       throw new SelfModification('disable');
     }
-    return this.admins.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const admin = await this.require(tx, id, true);
       if (admin.status === 'disabled') {
         return toAdminDto(admin);
@@ -154,7 +156,7 @@ export class AdminService {
       admin.status = 'disabled';
       const saved = await this.admins.save(tx, admin);
       const revoked = await this.admins.revokeSessions(tx, id, 'admin-disabled', this.clock.now());
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'admin.disabled',
         targetType: 'admin',
         targetId: id,
@@ -167,14 +169,14 @@ export class AdminService {
   }
 
   async enable(actor: Actor, id: string): Promise<AdminDto> {
-    return this.admins.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const admin = await this.require(tx, id, true);
       if (admin.status === 'active') {
         return toAdminDto(admin);
       }
       admin.status = 'active';
       const saved = await this.admins.save(tx, admin);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'admin.enabled',
         targetType: 'admin',
         targetId: id,
@@ -191,9 +193,9 @@ export class AdminService {
 
   async setMfaRequired(actor: Actor, required: boolean): Promise<{ required: boolean }> {
     const before = await this.mfaRequired();
-    await this.admins.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       await this.admins.setSetting(tx, MFA_REQUIRED_SETTING, required);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'settings.mfa-policy-changed',
         targetType: 'setting',
         targetId: null,

@@ -25,8 +25,10 @@ import {
 } from 'src/modules/admins/password';
 import { TokenService } from 'src/modules/admins/token.service';
 import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
+import { Transactions } from 'src/platform/database/transaction';
 import { KeyedHash, newBearerSecret } from 'src/platform/crypto/keyed-hash';
 import type { RequestMeta } from 'src/platform/http/request-meta';
 
@@ -41,6 +43,8 @@ export class AuthService {
     private readonly admins: AdminRepository,
     private readonly mfa: MfaService,
     private readonly tokens: TokenService,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly audit: AuditService,
     private readonly hash: KeyedHash,
     private readonly clock: Clock,
@@ -115,7 +119,7 @@ export class AuthService {
   async refresh(refreshToken: string, meta: RequestMeta): Promise<LoginResultDto> {
     const tokenHash = this.hash.digest(REFRESH_PURPOSE, refreshToken);
     const now = this.clock.now();
-    const outcome = await this.admins.transaction(async (tx) => {
+    const outcome = await this.transactions.run(async (tx) => {
       const token = await this.admins.getRefreshTokenForUpdate(tx, tokenHash);
       if (token === null) {
         return { kind: 'invalid' as const };
@@ -132,7 +136,7 @@ export class AuthService {
         session.revokedAt = now;
         session.revokedReason = 'refresh-token-reuse';
         await this.admins.saveSession(tx, session);
-        await this.audit.record(
+        await this.changes.record(
           tx,
           { ...anonymous(meta), type: 'admin', id: session.adminId },
           {
@@ -179,7 +183,7 @@ export class AuthService {
   }
 
   async revokeSession(actor: Actor, sessionId: string, reason = 'revoked'): Promise<void> {
-    await this.admins.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       const session = await this.admins.getSession(tx, sessionId, true);
       if (session === null || session.adminId !== actor.id || session.revokedAt !== null) {
         throw new SessionNotFound();
@@ -187,7 +191,7 @@ export class AuthService {
       session.revokedAt = this.clock.now();
       session.revokedReason = reason;
       await this.admins.saveSession(tx, session);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: reason === 'logout' ? 'auth.logged-out' : 'auth.session-revoked',
         targetType: 'admin-session',
         targetId: session.id,
@@ -206,7 +210,7 @@ export class AuthService {
       throw new WeakPassword(weakness);
     }
     const passwordHash = await hashPassword(newPassword);
-    await this.admins.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       const locked = await this.admins.getById(tx, admin.id, true);
       if (locked === null) {
         throw new InvalidCredentials();
@@ -222,7 +226,7 @@ export class AuthService {
         session.revokedReason = 'password-changed';
         await this.admins.saveSession(tx, session);
       }
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'admin.password-changed',
         targetType: 'admin',
         targetId: admin.id,
@@ -240,7 +244,7 @@ export class AuthService {
   ): Promise<LoginResultDto> {
     const now = this.clock.now();
     const refreshToken = newBearerSecret(REFRESH_PREFIX);
-    const session = await this.admins.transaction(async (tx) => {
+    const session = await this.transactions.run(async (tx) => {
       const created = await this.admins.createSession(tx, {
         adminId: admin.id,
         lastUsedAt: now,
@@ -256,7 +260,7 @@ export class AuthService {
         created.id,
         this.hash.digest(REFRESH_PURPOSE, refreshToken),
       );
-      await this.audit.record(
+      await this.changes.record(
         tx,
         { ...anonymous(meta), type: 'admin', id: admin.id },
         {

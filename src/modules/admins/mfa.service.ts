@@ -16,8 +16,10 @@ import { AdminRepository } from 'src/modules/admins/admin.repository';
 import { AuthMetrics } from 'src/modules/admins/auth.metrics';
 import { acceptTotp, newTotpSecret, totpUri } from 'src/modules/admins/totp';
 import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
+import { Transactions } from 'src/platform/database/transaction';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { SecretBox } from 'src/platform/crypto/secret-box';
 
@@ -33,6 +35,8 @@ export class MfaService {
 
   constructor(
     private readonly admins: AdminRepository,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly audit: AuditService,
     private readonly hash: KeyedHash,
     private readonly clock: Clock,
@@ -44,14 +48,14 @@ export class MfaService {
 
   async enroll(actor: Actor): Promise<MfaEnrollmentDto> {
     const secret = newTotpSecret();
-    const admin = await this.admins.transaction(async (tx) => {
+    const admin = await this.transactions.run(async (tx) => {
       const found = await this.lockedAdmin(tx, actor);
       if (found.mfaEnabledAt !== null) {
         throw new MfaAlreadyEnabled();
       }
       found.totpPendingSealed = this.box.seal(secret);
       await this.admins.save(tx, found);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'auth.mfa-enrollment-started',
         targetType: 'admin',
         targetId: found.id,
@@ -64,7 +68,7 @@ export class MfaService {
   /** The first valid code confirms enrolment: MFA is on, recovery codes are issued, the session is verified. */
   async confirm(actor: Actor, code: string): Promise<RecoveryCodesDto> {
     const codes = newRecoveryCodes();
-    await this.admins.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       const admin = await this.lockedAdmin(tx, actor);
       if (admin.mfaEnabledAt !== null) {
         throw new MfaAlreadyEnabled();
@@ -88,7 +92,7 @@ export class MfaService {
         codes.map((c) => this.recoveryHash(c)),
       );
       await this.markSessionVerified(tx, actor);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'auth.mfa-enabled',
         targetType: 'admin',
         targetId: admin.id,
@@ -101,7 +105,7 @@ export class MfaService {
 
   /** Turning MFA off needs step-up (checked by the route) and a current code. */
   async disable(actor: Actor, code: string): Promise<void> {
-    await this.admins.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       const admin = await this.lockedAdmin(tx, actor);
       if (admin.mfaEnabledAt === null || admin.totpSecretSealed === null) {
         throw new MfaNotEnabled();
@@ -114,7 +118,7 @@ export class MfaService {
       admin.mfaEnabledAt = null;
       await this.admins.save(tx, admin);
       await this.admins.replaceRecoveryCodes(tx, admin.id, []);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'auth.mfa-disabled',
         targetType: 'admin',
         targetId: admin.id,
@@ -126,7 +130,7 @@ export class MfaService {
 
   async regenerateRecoveryCodes(actor: Actor): Promise<RecoveryCodesDto> {
     const codes = newRecoveryCodes();
-    await this.admins.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       const admin = await this.lockedAdmin(tx, actor);
       if (admin.mfaEnabledAt === null) {
         throw new MfaNotEnabled();
@@ -136,7 +140,7 @@ export class MfaService {
         admin.id,
         codes.map((c) => this.recoveryHash(c)),
       );
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'auth.recovery-codes-regenerated',
         targetType: 'admin',
         targetId: admin.id,
@@ -147,7 +151,7 @@ export class MfaService {
 
   /** Re-verifies MFA within a session, opening the step-up window for sensitive operations. */
   async stepUp(actor: Actor, code: string): Promise<{ mfaVerifiedAt: string }> {
-    return this.admins.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const admin = await this.lockedAdmin(tx, actor);
       if (admin.mfaEnabledAt === null) {
         throw new MfaNotEnabled();
@@ -164,7 +168,7 @@ export class MfaService {
       }
       await this.admins.save(tx, admin);
       const verifiedAt = await this.markSessionVerified(tx, actor);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'auth.mfa-stepped-up',
         targetType: 'admin-session',
         targetId: actor.sessionId ?? null,
@@ -182,7 +186,7 @@ export class MfaService {
     code?: string,
     recoveryCode?: string,
   ): Promise<boolean> {
-    return this.admins.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const locked = await this.admins.getById(tx, admin.id, true);
       if (locked === null) {
         return false;

@@ -8,10 +8,6 @@ import { ApiKeyEntity } from 'src/modules/api-keys/api-key.entity';
 export class ApiKeyRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   create(tx: EntityManager, key: Partial<ApiKeyEntity>): Promise<ApiKeyEntity> {
     const repository = tx.getRepository(ApiKeyEntity);
     return repository.save(repository.create(key));

@@ -16,10 +16,11 @@ import {
   InvalidApiKeyExpiry,
 } from 'src/modules/api-keys/api-key.errors';
 import { ApiKeyRepository } from 'src/modules/api-keys/api-key.repository';
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Unauthenticated } from 'src/platform/auth/auth.errors';
 import { Clock } from 'src/platform/clock';
+import { Transactions } from 'src/platform/database/transaction';
 import { KeyedHash, newBearerSecret } from 'src/platform/crypto/keyed-hash';
 import { afterIdOf, page } from 'src/platform/http/pagination';
 import { DomainError } from 'src/platform/errors/domain-error';
@@ -41,7 +42,8 @@ class InvalidCidr extends DomainError {
 export class ApiKeyService {
   constructor(
     private readonly keys: ApiKeyRepository,
-    private readonly audit: AuditService,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly hash: KeyedHash,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -60,7 +62,7 @@ export class ApiKeyService {
     }
     const allowedCidrs = (input.allowedCidrs ?? []).map(normaliseCidr);
     const secret = newBearerSecret(API_KEY_PREFIX);
-    const created = await this.keys.transaction(async (tx) => {
+    const created = await this.transactions.run(async (tx) => {
       const key = await this.keys.create(tx, {
         name: input.name,
         prefix: secret.slice(0, API_KEY_PREFIX.length + 6),
@@ -73,7 +75,7 @@ export class ApiKeyService {
         lastUsedAt: null,
         revokedAt: null,
       });
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'api-key.created',
         targetType: 'api-key',
         targetId: key.id,
@@ -104,7 +106,7 @@ export class ApiKeyService {
   }
 
   async revoke(actor: Actor, id: string): Promise<ApiKeyDto> {
-    return this.keys.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const key = await this.keys.getById(tx, id, true);
       if (key === null) {
         throw new ApiKeyNotFound();
@@ -114,7 +116,7 @@ export class ApiKeyService {
       }
       key.revokedAt = this.clock.now();
       const saved = await this.keys.save(tx, key);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'api-key.revoked',
         targetType: 'api-key',
         targetId: key.id,

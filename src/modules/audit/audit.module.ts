@@ -5,13 +5,14 @@ import { AuditController } from 'src/modules/audit/audit.controller';
 import { AuditEventEntity } from 'src/modules/audit/audit-event.entity';
 import { AuditRepository } from 'src/modules/audit/audit.repository';
 import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 
-/** Global: every module that mutates records through AuditService without importing this module. */
+/** Global: every module records its changes through ChangeRecorder without importing this module. */
 @Global()
 @Module({
   imports: [TypeOrmModule.forFeature([AuditEventEntity])],
   controllers: [AuditController],
-  providers: [AuditRepository, AuditService],
-  exports: [AuditService],
+  providers: [AuditRepository, AuditService, ChangeRecorder],
+  exports: [AuditService, ChangeRecorder],
 })
 export class AuditModule {}

@@ -30,10 +30,6 @@ const COLUMNS = `id, sequence, occurred_at AS "occurredAt", actor_type AS "actor
 export class AuditRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   /** One read-only snapshot for the whole of `work`, however many statements it runs. */
   snapshot<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction('REPEATABLE READ', async (tx) => {

@@ -27,6 +27,7 @@ import { InvalidTimeRange } from 'src/modules/audit/audit.errors';
 import { AuditRepository } from 'src/modules/audit/audit.repository';
 import type { AuditFilter } from 'src/modules/audit/audit.repository';
 import type { Actor } from 'src/platform/auth/actor';
+import { Transactions } from 'src/platform/database/transaction';
 import { decodeCursor, InvalidCursor, page } from 'src/platform/http/pagination';
 
 // Rows per query when verifying or exporting: memory stays flat however long the log is.
@@ -35,7 +36,10 @@ const BATCH_SIZE = 1000;
 /** The tamper-evident audit log: every mutation and security event, hash-chained in commit order. */
 @Injectable()
 export class AuditService {
-  constructor(private readonly events: AuditRepository) {}
+  constructor(
+    private readonly events: AuditRepository,
+    private readonly transactions: Transactions,
+  ) {}
 
   /**
    * Appends an event inside the caller's transaction (READ COMMITTED, the default). It locks the chain head
@@ -72,7 +76,7 @@ export class AuditService {
    * its own. Never call it inside a transaction that already called record(): it would wait on that lock.
    */
   recordAlone(actor: Actor, entry: AuditEntry): Promise<AuditEventDto> {
-    return this.events.transaction((tx) => this.record(tx, actor, entry));
+    return this.transactions.run((tx) => this.record(tx, actor, entry));
   }
 
   /** Newest first, `limit` per page; the cursor is the last sequence of the previous page. */

@@ -17,10 +17,6 @@ export interface CustomerFilter {
 export class CustomerRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   getById(tx: EntityManager | undefined, id: string, lock = false): Promise<CustomerEntity | null> {
     return (tx ?? this.dataSource.manager).getRepository(CustomerEntity).findOne({
       where: { id },

@@ -13,9 +13,10 @@ import type {
 import type { CustomerEntity } from 'src/modules/customers/customer.entity';
 import { CustomerErased, CustomerNotFound } from 'src/modules/customers/customer.errors';
 import { CustomerRepository } from 'src/modules/customers/customer.repository';
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
+import { Transactions } from 'src/platform/database/transaction';
 import { StaleVersion } from 'src/platform/http/etag';
 import { forgetIdempotentResponsesAbout } from 'src/platform/http/idempotency';
 import { afterIdOf, page } from 'src/platform/http/pagination';
@@ -33,13 +34,14 @@ type PersonalData = Pick<CustomerEntity, (typeof PERSONAL_FIELDS)[number]>;
 export class CustomerService {
   constructor(
     private readonly customers: CustomerRepository,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly outbox: OutboxRepository,
-    private readonly audit: AuditService,
     private readonly clock: Clock,
   ) {}
 
   async create(actor: Actor, input: CreateCustomerDto): Promise<CustomerDto> {
-    return this.customers.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const customer = await this.customers.create(tx, {
         name: input.name.trim(),
         email: input.email,
@@ -48,12 +50,12 @@ export class CustomerService {
         erasedAt: null,
       });
       const dto = toCustomerDto(customer);
-      await this.outbox.add(tx, event('customer.created', dto));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'customer.created',
         targetType: 'customer',
         targetId: customer.id,
         metadata: { fields: filledFields(customer) },
+        event: { data: { ...dto } },
       });
       return dto;
     });
@@ -83,7 +85,7 @@ export class CustomerService {
     version: number,
     changes: UpdateCustomerDto,
   ): Promise<CustomerDto> {
-    return this.customers.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const customer = await this.require(tx, id, true);
       if (customer.version !== version) {
         throw new StaleVersion();
@@ -103,12 +105,12 @@ export class CustomerService {
       }
       const saved = await this.customers.save(tx, Object.assign(customer, next));
       const dto = toCustomerDto(saved);
-      await this.outbox.add(tx, event('customer.updated', dto));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'customer.updated',
         targetType: 'customer',
         targetId: id,
         metadata: { fields },
+        event: { data: { ...dto } },
       });
       return dto;
     });
@@ -116,14 +118,14 @@ export class CustomerService {
 
   /** Only customers no license references; others can be erased instead. */
   async delete(actor: Actor, id: string): Promise<void> {
-    await this.customers.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       const customer = await this.require(tx, id, true);
       await this.customers.delete(tx, id);
-      await this.outbox.add(tx, event('customer.deleted', toCustomerDto(customer)));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'customer.deleted',
         targetType: 'customer',
         targetId: id,
+        event: { data: { ...toCustomerDto(customer) } },
       });
     });
   }
@@ -133,7 +135,7 @@ export class CustomerService {
    * Erasing an erased customer changes nothing and records nothing.
    */
   async erase(actor: Actor, id: string): Promise<CustomerDto> {
-    return this.customers.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const customer = await this.require(tx, id, true);
       if (customer.erasedAt !== null) {
         return toCustomerDto(customer);
@@ -153,14 +155,14 @@ export class CustomerService {
       // Earlier events and stored idempotent responses must not keep what was just erased.
       await this.outbox.replaceAggregateData(tx, 'customer', id, { ...dto });
       await forgetIdempotentResponsesAbout(tx, id);
-      await this.outbox.add(tx, event('customer.erased', dto));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'customer.erased',
         targetType: 'customer',
         targetId: id,
         before: { erasedAt: null },
         after: { erasedAt: dto.erasedAt },
         metadata: { erasedFields },
+        event: { data: { ...dto } },
       });
       return dto;
     });
@@ -199,8 +201,4 @@ function filledFields(customer: PersonalData): string[] {
     const value = customer[field];
     return value !== null && !(typeof value === 'object' && Object.keys(value).length === 0);
   });
-}
-
-function event(type: string, customer: CustomerDto) {
-  return { type, aggregateType: 'customer', aggregateId: customer.id, data: { ...customer } };
 }

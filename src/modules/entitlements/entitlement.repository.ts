@@ -13,10 +13,6 @@ import { foreignKeyViolation, uniqueViolation } from 'src/platform/database/pg-e
 export class EntitlementRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   getById(
     tx: EntityManager | undefined,
     id: string,

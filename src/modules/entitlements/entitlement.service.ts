@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type {
   CreateEntitlementDto,
   EntitlementDto,
@@ -18,33 +18,33 @@ import {
 } from 'src/modules/entitlements/entitlement.errors';
 import { EntitlementRepository } from 'src/modules/entitlements/entitlement.repository';
 import type { Actor } from 'src/platform/auth/actor';
+import { Transactions } from 'src/platform/database/transaction';
 import { StaleVersion } from 'src/platform/http/etag';
 import { afterIdOf, page } from 'src/platform/http/pagination';
-import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 /** The features policies and licenses grant, by code. */
 @Injectable()
 export class EntitlementService {
   constructor(
     private readonly entitlements: EntitlementRepository,
-    private readonly outbox: OutboxRepository,
-    private readonly audit: AuditService,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
   ) {}
 
   async create(actor: Actor, input: CreateEntitlementDto): Promise<EntitlementDto> {
-    return this.entitlements.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const entitlement = await this.entitlements.create(tx, {
         code: input.code,
         name: input.name.trim(),
         metadata: input.metadata ?? {},
       });
       const dto = toEntitlementDto(entitlement);
-      await this.outbox.add(tx, event('entitlement.created', dto));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'entitlement.created',
         targetType: 'entitlement',
         targetId: entitlement.id,
         after: auditedState(entitlement),
+        event: { data: { ...dto } },
       });
       return dto;
     });
@@ -108,7 +108,7 @@ export class EntitlementService {
     version: number,
     changes: UpdateEntitlementDto,
   ): Promise<EntitlementDto> {
-    return this.entitlements.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const entitlement = await this.require(tx, id, true);
       if (entitlement.version !== version) {
         throw new StaleVersion();
@@ -123,13 +123,13 @@ export class EntitlementService {
       }
       const saved = await this.entitlements.save(tx, Object.assign(entitlement, next));
       const dto = toEntitlementDto(saved);
-      await this.outbox.add(tx, event('entitlement.updated', dto));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'entitlement.updated',
         targetType: 'entitlement',
         targetId: id,
         before,
         after: auditedState(saved),
+        event: { data: { ...dto } },
       });
       return dto;
     });
@@ -137,16 +137,16 @@ export class EntitlementService {
 
   /** Only entitlements no policy or license grants. */
   async delete(actor: Actor, id: string): Promise<void> {
-    await this.entitlements.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       const entitlement = await this.require(tx, id, true);
       await this.entitlements.delete(tx, id);
-      await this.outbox.add(tx, event('entitlement.deleted', toEntitlementDto(entitlement)));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'entitlement.deleted',
         targetType: 'entitlement',
         targetId: id,
         before: auditedState(entitlement),
         after: null,
+        event: { data: { ...toEntitlementDto(entitlement) } },
       });
     });
   }
@@ -178,13 +178,4 @@ function toEntitlementDto(entitlement: EntitlementEntity): EntitlementDto {
 
 function auditedState(entitlement: EntitlementEntity): Record<string, unknown> {
   return { code: entitlement.code, name: entitlement.name, metadata: entitlement.metadata };
-}
-
-function event(type: string, entitlement: EntitlementDto) {
-  return {
-    type,
-    aggregateType: 'entitlement',
-    aggregateId: entitlement.id,
-    data: { ...entitlement },
-  };
 }

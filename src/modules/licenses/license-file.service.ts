@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import { ProductService } from 'src/modules/products/product.service';
 import {
   armour,
@@ -32,8 +32,8 @@ import { SigningService } from 'src/modules/signing/signing.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
+import { Transactions } from 'src/platform/database/transaction';
 import type { RequestMeta } from 'src/platform/http/request-meta';
-import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 interface FileRequest {
   ttl?: number;
@@ -53,22 +53,22 @@ export class LicenseFileService {
     private readonly policies: PolicyService,
     private readonly products: ProductService,
     private readonly signing: SigningService,
-    private readonly audit: AuditService,
-    private readonly outbox: OutboxRepository,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly hash: KeyedHash,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   checkOutLicense(actor: Actor, licenseId: string, input: CheckOutDto): Promise<LicenseFileDto> {
-    return this.repository.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const license = await this.lockLicense(tx, licenseId);
       return this.issue(tx, actor, license, null, this.fileRequest(license, input));
     });
   }
 
   checkOutMachine(actor: Actor, machineId: string, input: CheckOutDto): Promise<LicenseFileDto> {
-    return this.repository.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const machine = await this.repository.getMachine(tx, machineId);
       if (machine === null) {
         throw new MachineNotFound();
@@ -87,7 +87,7 @@ export class LicenseFileService {
       throw new InvalidLicenseKey();
     }
     const request = { ttl: input.ttl, encryptWith: input.encrypt === true ? input.key : undefined };
-    return this.repository.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const license = await this.lockLicense(tx, licenseId);
       let machine: MachineEntity | null = null;
       if (input.fingerprint !== undefined) {
@@ -169,17 +169,12 @@ export class LicenseFileService {
       encrypted: file.encrypted,
     };
     const action = machine === null ? 'license.checked-out' : 'machine.checked-out';
-    await this.outbox.add(tx, {
-      type: action,
-      aggregateType: 'license',
-      aggregateId: license.id,
-      data: record,
-    });
-    await this.audit.record(tx, actor, {
+    await this.changes.record(tx, actor, {
       action,
       targetType: machine === null ? 'license' : 'machine',
       targetId: machine?.id ?? license.id,
       metadata: record,
+      event: { aggregateType: 'license', aggregateId: license.id, data: record },
     });
     return file;
   }

@@ -79,10 +79,6 @@ export class LicenseRepository {
     this.pool = (dataSource.driver as unknown as { master: Pool }).master;
   }
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   // ---- Validation ----
 
   /** One validation's lookup; concurrent ones are sent to PostgreSQL together, in one query. */

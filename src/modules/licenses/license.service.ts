@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import { EntitlementService } from 'src/modules/entitlements/entitlement.service';
 import {
   canonicalLicenseKey,
@@ -37,9 +37,9 @@ import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { foreignKeyViolation } from 'src/platform/database/pg-errors';
+import { Transactions } from 'src/platform/database/transaction';
 import { StaleVersion } from 'src/platform/http/etag';
 import { afterIdOf, page } from 'src/platform/http/pagination';
-import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 export const LICENSE_KEY_PURPOSE = 'license-key';
 
@@ -59,8 +59,8 @@ export class LicenseService {
     private readonly repository: LicenseRepository,
     private readonly policies: PolicyService,
     private readonly entitlements: EntitlementService,
-    private readonly audit: AuditService,
-    private readonly outbox: OutboxRepository,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly hash: KeyedHash,
     private readonly signing: SigningService,
     private readonly clock: Clock,
@@ -75,7 +75,7 @@ export class LicenseService {
     // Chosen here rather than by the database: a signed key embeds the id.
     const id = randomUUID();
     try {
-      return await this.repository.transaction(async (tx) => {
+      return await this.transactions.run(async (tx) => {
         const policy = await this.policies.require(tx, input.policyId);
         const now = this.clock.now();
         const expiresAt =
@@ -113,7 +113,14 @@ export class LicenseService {
           );
         }
         const dto = await this.toDto(tx, license, policy);
-        await this.record(tx, actor, 'license.created', null, dto);
+        await this.changes.record(tx, actor, {
+          action: 'license.created',
+          targetType: 'license',
+          targetId: dto.id,
+          before: null,
+          after: { ...dto },
+          event: { data: { ...dto } },
+        });
         return { ...dto, key };
       });
     } catch (error) {
@@ -337,7 +344,7 @@ export class LicenseService {
 
   /** Loads and locks the license, applies the change, and writes outbox + audit in the same transaction. */
   private mutate(actor: Actor, id: string, mutation: Mutation): Promise<LicenseDto> {
-    return this.repository.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const license = await this.repository.getLicense(tx, id, true);
       if (license === null) {
         throw new LicenseNotFound();
@@ -347,7 +354,15 @@ export class LicenseService {
       const metadata = (await mutation.change(license, policy, tx)) ?? undefined;
       const saved = await this.repository.saveLicense(tx, license);
       const after = await this.toDto(tx, saved, await this.policies.require(tx, saved.policyId));
-      await this.record(tx, actor, mutation.action, before, after, metadata);
+      await this.changes.record(tx, actor, {
+        action: mutation.action,
+        targetType: 'license',
+        targetId: after.id,
+        before: { ...before },
+        after: { ...after },
+        metadata,
+        event: { data: { ...after } },
+      });
       return after;
     });
   }
@@ -395,30 +410,6 @@ export class LicenseService {
   ): Promise<LicenseDto> {
     const codes = await this.repository.licenseEntitlementCodes(tx, [license.id]);
     return toLicenseDto(license, policy, codes.get(license.id) ?? [], this.clock.now());
-  }
-
-  private async record(
-    tx: EntityManager,
-    actor: Actor,
-    action: string,
-    before: LicenseDto | null,
-    after: LicenseDto,
-    metadata?: Record<string, unknown>,
-  ): Promise<void> {
-    await this.outbox.add(tx, {
-      type: action,
-      aggregateType: 'license',
-      aggregateId: after.id,
-      data: { ...after },
-    });
-    await this.audit.record(tx, actor, {
-      action,
-      targetType: 'license',
-      targetId: after.id,
-      before: before && { ...before },
-      after: { ...after },
-      metadata,
-    });
   }
 }
 

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import {
   effectiveStatus,
   machineAllowance,
@@ -24,8 +24,8 @@ import type { Actor } from 'src/platform/auth/actor';
 import { systemActor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
 import { uniqueViolation } from 'src/platform/database/pg-errors';
+import { Transactions } from 'src/platform/database/transaction';
 import { afterIdOf, page } from 'src/platform/http/pagination';
-import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 const CULL_INTERVAL_MS = 60_000;
 const CULL_BATCH = 500;
@@ -44,8 +44,8 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly repository: LicenseRepository,
     private readonly policies: PolicyService,
-    private readonly audit: AuditService,
-    private readonly outbox: OutboxRepository,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly clock: Clock,
     private readonly metrics: LicenseMetrics,
   ) {}
@@ -65,7 +65,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
 
   async activate(actor: Actor, input: ActivateMachineDto): Promise<MachineDto> {
     try {
-      const activated = await this.repository.transaction(async (tx) => {
+      const activated = await this.transactions.run(async (tx) => {
         const license = await this.repository.getLicense(tx, input.licenseId, true);
         if (license === null) {
           throw new LicenseNotFound();
@@ -108,7 +108,14 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
           lastHeartbeatAt: null,
         });
         const dto = toMachineDto(machine);
-        await this.record(tx, actor, 'machine.activated', null, dto);
+        await this.changes.record(tx, actor, {
+          action: 'machine.activated',
+          targetType: 'machine',
+          targetId: dto.id,
+          before: null,
+          after: { ...dto },
+          event: licenseEvent(dto),
+        });
         return dto;
       });
       // Counted once committed: a rolled-back activation took no seat.
@@ -122,17 +129,25 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
   }
 
   async deactivate(actor: Actor, id: string): Promise<void> {
-    await this.repository.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       const machine = await this.require(tx, id);
       await this.repository.getLicense(tx, machine.licenseId, true);
       await this.repository.deleteMachine(tx, id);
-      await this.record(tx, actor, 'machine.deactivated', toMachineDto(machine), null);
+      const before = toMachineDto(machine);
+      await this.changes.record(tx, actor, {
+        action: 'machine.deactivated',
+        targetType: 'machine',
+        targetId: id,
+        before: { ...before },
+        after: null,
+        event: licenseEvent(before),
+      });
     });
     this.metrics.deactivations.manual.inc();
   }
 
   async heartbeat(actor: Actor, id: string): Promise<MachineDto> {
-    return this.repository.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       // Locked: a heartbeat racing a deactivation must find the machine gone, not report a ghost.
       const machine = await this.require(tx, id, true);
       // A license validation denies keeps no seat alive: the heartbeat is refused with validation's code,
@@ -151,7 +166,14 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
       const before = toMachineDto(machine);
       machine.lastHeartbeatAt = now;
       const dto = toMachineDto(await this.repository.saveMachine(tx, machine));
-      await this.record(tx, actor, 'machine.heartbeat', before, dto);
+      await this.changes.record(tx, actor, {
+        action: 'machine.heartbeat',
+        targetType: 'machine',
+        targetId: id,
+        before: { ...before },
+        after: { ...dto },
+        event: licenseEvent(dto),
+      });
       return dto;
     });
   }
@@ -171,23 +193,26 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
    * Safe with several instances: rows are claimed with FOR UPDATE SKIP LOCKED. Returns how many it culled.
    */
   async cullDeadMachines(): Promise<number> {
-    const culled = await this.repository.transaction(async (tx) => {
+    const culled = await this.transactions.run(async (tx) => {
       const dead = await this.repository.deadMachines(tx, this.clock.now(), CULL_BATCH);
       for (const machine of dead) {
         await this.repository.deleteMachine(tx, machine.id);
-        await this.outbox.add(tx, {
-          type: 'machine.culled',
-          aggregateType: 'license',
-          aggregateId: machine.license_id,
-          data: { id: machine.id, licenseId: machine.license_id, fingerprint: machine.fingerprint },
-        });
       }
       if (dead.length > 0) {
-        await this.audit.record(tx, systemActor(), {
+        await this.changes.record(tx, systemActor(), {
           action: 'machine.culled',
           targetType: 'machine',
           targetId: null,
           metadata: { machines: dead.map((m) => m.id), reason: 'heartbeat-dead' },
+          event: dead.map((machine) => ({
+            aggregateType: 'license',
+            aggregateId: machine.license_id,
+            data: {
+              id: machine.id,
+              licenseId: machine.license_id,
+              fingerprint: machine.fingerprint,
+            },
+          })),
         });
       }
       return dead.length;
@@ -207,30 +232,11 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
     }
     return machine;
   }
+}
 
-  private async record(
-    tx: EntityManager,
-    actor: Actor,
-    action: string,
-    before: MachineDto | null,
-    after: MachineDto | null,
-  ) {
-    const machine = (after ?? before)!;
-    // Machine events belong to their license's stream, so receivers see one ordered sequence per license.
-    await this.outbox.add(tx, {
-      type: action,
-      aggregateType: 'license',
-      aggregateId: machine.licenseId,
-      data: { ...machine },
-    });
-    await this.audit.record(tx, actor, {
-      action,
-      targetType: 'machine',
-      targetId: machine.id,
-      before: before && { ...before },
-      after: after && { ...after },
-    });
-  }
+/** Machine events belong to their license's stream, so receivers see one ordered sequence per license. */
+function licenseEvent(machine: MachineDto) {
+  return { aggregateType: 'license', aggregateId: machine.licenseId, data: { ...machine } };
 }
 
 export function toMachineDto(machine: MachineEntity): MachineDto {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
 import { EntitlementService } from 'src/modules/entitlements/entitlement.service';
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type { CreatePolicyDto, PolicyDto } from 'src/modules/licenses/license.dto';
 import { touch } from 'src/modules/licenses/license.entity';
 import type { PolicyEntity } from 'src/modules/licenses/license.entity';
@@ -10,9 +10,9 @@ import { PolicyInUse, PolicyNotFound, ProductNotFound } from 'src/modules/licens
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import type { Actor } from 'src/platform/auth/actor';
 import { foreignKeyViolation } from 'src/platform/database/pg-errors';
+import { Transactions } from 'src/platform/database/transaction';
 import { Clock } from 'src/platform/clock';
 import { StaleVersion } from 'src/platform/http/etag';
-import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 import { afterIdOf, page } from 'src/platform/http/pagination';
 
 /** Policies: the templates (SKUs) licenses are issued from. */
@@ -21,15 +21,15 @@ export class PolicyService {
   constructor(
     private readonly repository: LicenseRepository,
     private readonly entitlements: EntitlementService,
-    private readonly audit: AuditService,
-    private readonly outbox: OutboxRepository,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly clock: Clock,
   ) {}
 
   async create(actor: Actor, input: CreatePolicyDto): Promise<PolicyDto> {
     const entitlements = await this.entitlements.requireByCodes(input.entitlements ?? []);
     try {
-      return await this.repository.transaction(async (tx) => {
+      return await this.transactions.run(async (tx) => {
         const policy = await this.repository.createPolicy(tx, {
           productId: input.productId,
           name: input.name,
@@ -52,7 +52,14 @@ export class PolicyService {
           entitlements.map((e) => e.id),
         );
         const dto = toPolicyDto(policy, entitlements.map((e) => e.code).sort());
-        await this.record(tx, actor, 'policy.created', null, dto);
+        await this.changes.record(tx, actor, {
+          action: 'policy.created',
+          targetType: 'policy',
+          targetId: dto.id,
+          before: null,
+          after: { ...dto },
+          event: { data: { ...dto } },
+        });
         return dto;
       });
     } catch (error) {
@@ -91,7 +98,7 @@ export class PolicyService {
       input.entitlements === undefined
         ? undefined
         : await this.entitlements.requireByCodes(input.entitlements);
-    return this.repository.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       // Locked: two updates with the same version must not both pass the check.
       const policy = await this.require(tx, id, true);
       if (policy.version !== version) {
@@ -119,18 +126,32 @@ export class PolicyService {
         saved,
         entitlements?.map((e) => e.code).sort() ?? before.entitlements,
       );
-      await this.record(tx, actor, 'policy.updated', before, after);
+      await this.changes.record(tx, actor, {
+        action: 'policy.updated',
+        targetType: 'policy',
+        targetId: id,
+        before: { ...before },
+        after: { ...after },
+        event: { data: { ...after } },
+      });
       return after;
     });
   }
 
   async delete(actor: Actor, id: string): Promise<void> {
     try {
-      await this.repository.transaction(async (tx) => {
+      await this.transactions.run(async (tx) => {
         const policy = await this.require(tx, id);
         const before = toPolicyDto(policy, []);
         await this.repository.deletePolicy(tx, id);
-        await this.record(tx, actor, 'policy.deleted', before, null);
+        await this.changes.record(tx, actor, {
+          action: 'policy.deleted',
+          targetType: 'policy',
+          targetId: id,
+          before: { ...before },
+          after: null,
+          event: { data: { ...before } },
+        });
       });
     } catch (error) {
       throw foreignKeyViolation(error, 'fk_licenses_policy') ? new PolicyInUse() : error;
@@ -143,29 +164,6 @@ export class PolicyService {
       throw new PolicyNotFound();
     }
     return policy;
-  }
-
-  private async record(
-    tx: EntityManager,
-    actor: Actor,
-    action: string,
-    before: PolicyDto | null,
-    after: PolicyDto | null,
-  ) {
-    const id = (after ?? before)!.id;
-    await this.outbox.add(tx, {
-      type: action,
-      aggregateType: 'policy',
-      aggregateId: id,
-      data: { ...(after ?? before) },
-    });
-    await this.audit.record(tx, actor, {
-      action,
-      targetType: 'policy',
-      targetId: id,
-      before: before && { ...before },
-      after: after && { ...after },
-    });
   }
 }
 

@@ -10,10 +10,6 @@ import { foreignKeyViolation, uniqueViolation } from 'src/platform/database/pg-e
 export class ProductRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   getById(tx: EntityManager | undefined, id: string, lock = false): Promise<ProductEntity | null> {
     return (tx ?? this.dataSource.manager).getRepository(ProductEntity).findOne({
       where: { id },

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type {
   CreateProductDto,
   ProductDto,
@@ -15,33 +15,33 @@ import type { ProductEntity } from 'src/modules/products/product.entity';
 import { ProductNotFound } from 'src/modules/products/product.errors';
 import { ProductRepository } from 'src/modules/products/product.repository';
 import type { Actor } from 'src/platform/auth/actor';
+import { Transactions } from 'src/platform/database/transaction';
 import { StaleVersion } from 'src/platform/http/etag';
 import { afterIdOf, page } from 'src/platform/http/pagination';
-import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 /** The products policies are defined for. */
 @Injectable()
 export class ProductService {
   constructor(
     private readonly products: ProductRepository,
-    private readonly outbox: OutboxRepository,
-    private readonly audit: AuditService,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
   ) {}
 
   async create(actor: Actor, input: CreateProductDto): Promise<ProductDto> {
-    return this.products.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const product = await this.products.create(tx, {
         code: input.code,
         name: input.name.trim(),
         metadata: input.metadata ?? {},
       });
       const dto = toProductDto(product);
-      await this.outbox.add(tx, event('product.created', dto));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'product.created',
         targetType: 'product',
         targetId: product.id,
         after: auditedState(product),
+        event: { data: { ...dto } },
       });
       return dto;
     });
@@ -77,7 +77,7 @@ export class ProductService {
     version: number,
     changes: UpdateProductDto,
   ): Promise<ProductDto> {
-    return this.products.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const product = await this.require(tx, id, true);
       if (product.version !== version) {
         throw new StaleVersion();
@@ -92,13 +92,13 @@ export class ProductService {
       }
       const saved = await this.products.save(tx, Object.assign(product, next));
       const dto = toProductDto(saved);
-      await this.outbox.add(tx, event('product.updated', dto));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'product.updated',
         targetType: 'product',
         targetId: id,
         before,
         after: auditedState(saved),
+        event: { data: { ...dto } },
       });
       return dto;
     });
@@ -106,16 +106,16 @@ export class ProductService {
 
   /** Only products no policy references. */
   async delete(actor: Actor, id: string): Promise<void> {
-    await this.products.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       const product = await this.require(tx, id, true);
       await this.products.delete(tx, id);
-      await this.outbox.add(tx, event('product.deleted', toProductDto(product)));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'product.deleted',
         targetType: 'product',
         targetId: id,
         before: auditedState(product),
         after: null,
+        event: { data: { ...toProductDto(product) } },
       });
     });
   }
@@ -147,8 +147,4 @@ function toProductDto(product: ProductEntity): ProductDto {
 
 function auditedState(product: ProductEntity): Record<string, unknown> {
   return { code: product.code, name: product.name, metadata: product.metadata };
-}
-
-function event(type: string, product: ProductDto) {
-  return { type, aggregateType: 'product', aggregateId: product.id, data: { ...product } };
 }

@@ -19,10 +19,6 @@ const COLUMNS = `id, sequence::int AS sequence, hash, kid, algorithm, signature,
 export class AuditCheckpointRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   /** One instance at a time runs the scheduled checkpoint; the others skip rather than wait. */
   async tryLockSchedule(tx: EntityManager): Promise<boolean> {
     const rows = await tx.query<{ locked: boolean }[]>(

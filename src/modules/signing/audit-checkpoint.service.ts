@@ -12,6 +12,7 @@ import type { AuditCheckpointRow } from 'src/modules/signing/audit-checkpoint.re
 import { verifySignature } from 'src/modules/signing/signing-key.view';
 import { SigningService } from 'src/modules/signing/signing.service';
 import { Clock } from 'src/platform/clock';
+import { Transactions } from 'src/platform/database/transaction';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 export const CHECKPOINT_TYPE = 'tessera-audit-checkpoint+jws';
@@ -72,6 +73,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
 
   constructor(
     private readonly checkpoints: AuditCheckpointRepository,
+    private readonly transactions: Transactions,
     private readonly audit: AuditService,
     private readonly signing: SigningService,
     private readonly outbox: OutboxRepository,
@@ -102,7 +104,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
    * interval old. Safe with several instances: one holds the lock, the others skip.
    */
   async runScheduled(): Promise<AuditCheckpointDto | null> {
-    return this.checkpoints.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       if (!(await this.checkpoints.tryLockSchedule(tx))) {
         return null;
       }
@@ -124,7 +126,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
 
   /** On demand: signs the current head, or returns the latest checkpoint when the chain has not moved. */
   async create(): Promise<AuditCheckpointDto> {
-    return this.checkpoints.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const head = await this.audit.head();
       const latest = await this.checkpoints.latest(tx);
       if (latest !== null && latest.sequence === head.sequence) {

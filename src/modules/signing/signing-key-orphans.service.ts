@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import { SIGNER } from 'src/modules/signing/signer';
 import type { Signer, StoredKey } from 'src/modules/signing/signer';
 import { SigningKeyRepository } from 'src/modules/signing/signing-key.repository';
 import type { Actor } from 'src/platform/auth/actor';
+import { Transactions } from 'src/platform/database/transaction';
 
 export interface OrphanKey extends StoredKey {
   /** Whether this sweep deleted it from the signer. */
@@ -22,11 +23,12 @@ export class SigningKeyOrphanService {
   constructor(
     @Inject(SIGNER) private readonly signer: Signer,
     private readonly keys: SigningKeyRepository,
-    private readonly audit: AuditService,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
   ) {}
 
   sweep(actor: Actor, options: { delete: boolean }): Promise<OrphanKey[]> {
-    return this.keys.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       // Exclusive: waits for every key creation in flight to commit or roll back, and holds new ones off
       // until the sweep ends, so a key being created is never taken for an orphan.
       await this.keys.lockKeyGeneration(tx, 'exclusive');
@@ -42,7 +44,7 @@ export class SigningKeyOrphanService {
       for (const key of orphans) {
         await this.signer.destroy({ kid: key.kid, hsmLabel: key.label });
       }
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'signing-key.orphans-deleted',
         targetType: 'signing-key',
         targetId: null,

@@ -9,10 +9,6 @@ import type { KeyPurpose } from 'src/modules/signing/signing-key.entity';
 export class SigningKeyRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   /** Every key that can still sign or verify: all but those retired before `retiredSince`. */
   findPublished(retiredSince: Date): Promise<SigningKeyEntity[]> {
     return this.dataSource

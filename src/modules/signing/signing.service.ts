@@ -4,7 +4,7 @@ import type { EntityManager } from 'typeorm';
 
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import { Pkcs11Signer } from 'src/modules/signing/pkcs11.signer';
 import { SIGNER } from 'src/modules/signing/signer';
 import type { JwksDto, SigningKeyDto } from 'src/modules/signing/signing.dto';
@@ -37,8 +37,8 @@ import type { Actor } from 'src/platform/auth/actor';
 import { systemActor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
 import { undefinedTable } from 'src/platform/database/pg-errors';
+import { Transactions } from 'src/platform/database/transaction';
 import { Readiness } from 'src/platform/health/readiness';
-import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 export interface SignedJws {
   /** `header.payload.signature`. */
@@ -79,8 +79,8 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(SIGNER) private readonly signer: Signer,
     private readonly keys: SigningKeyRepository,
-    private readonly audit: AuditService,
-    private readonly outbox: OutboxRepository,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly clock: Clock,
     readiness: Readiness,
     private readonly metrics: SigningMetrics,
@@ -231,7 +231,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
 
   /** Makes `kid` the signing key of its purpose; the key it replaces becomes RETIRING (still published). */
   async activate(actor: Actor, kid: string): Promise<SigningKeyDto> {
-    const key = await this.keys.transaction(async (tx) => {
+    const key = await this.transactions.run(async (tx) => {
       // The purpose lock first (a key's purpose never changes, so an unlocked read finds it), then the
       // rows: two activations at once run one after the other, and never wait on each other's rows.
       const found = await this.keys.getByKid(tx, kid);
@@ -286,7 +286,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     refusedIn: readonly KeyState[],
   ): Promise<SigningKeyDto> {
     const verb = to.toLowerCase();
-    const key = await this.keys.transaction(async (tx) => {
+    const key = await this.transactions.run(async (tx) => {
       const key = await this.requireKey(tx, kid);
       if (refusedIn.includes(key.state)) {
         throw new SigningKeyStateConflict(
@@ -364,7 +364,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     const generated: Pick<KeyHandle, 'kid' | 'hsmLabel'>[] = [];
     let committing = false;
     try {
-      return await this.keys.transaction(async (tx) => {
+      return await this.transactions.run(async (tx) => {
         await this.keys.lockKeyGeneration(tx, 'shared');
         const result = await work(tx, async (purpose, algorithm, state) => {
           const now = this.clock.now();
@@ -431,18 +431,13 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     key: SigningKeyEntity,
     extra: Record<string, unknown> = {},
   ): Promise<void> {
-    const view = toView(key);
-    await this.outbox.add(tx, {
-      type: action,
-      aggregateType: 'signing-key',
-      aggregateId: key.id,
-      data: { ...view, ...extra },
-    });
-    await this.audit.record(tx, actor, {
+    // Audited by kid (what operators name), numbered in the stream of the row's id.
+    await this.changes.record(tx, actor, {
       action,
       targetType: 'signing-key',
       targetId: key.kid,
       metadata: { purpose: key.purpose, algorithm: key.algorithm, state: key.state, ...extra },
+      event: { aggregateId: key.id, data: { ...toView(key), ...extra } },
     });
   }
 }

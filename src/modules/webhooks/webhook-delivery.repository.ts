@@ -36,10 +36,6 @@ const DELIVERY_COLUMNS = `d.id, d.endpoint_id AS "endpointId", d.event_id AS "ev
 export class WebhookDeliveryRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   /**
    * A disabled endpoint receives nothing more: its pending deliveries fail (recover can resend them). Their
    * claims end here: an attempt still in flight logs its result but settles nothing, even once requeued.

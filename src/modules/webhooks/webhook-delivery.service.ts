@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type { WebhookAttemptEntity } from 'src/modules/webhooks/webhook-delivery.entity';
 import { WebhookDeliveryRepository } from 'src/modules/webhooks/webhook-delivery.repository';
 import type { DeliveryRow } from 'src/modules/webhooks/webhook-delivery.repository';
@@ -24,6 +24,7 @@ import {
 } from 'src/modules/webhooks/webhook.errors';
 import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
+import { Transactions } from 'src/platform/database/transaction';
 import { decodeCursor, InvalidCursor, page } from 'src/platform/http/pagination';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
@@ -33,8 +34,9 @@ export class WebhookDeliveryService {
   constructor(
     private readonly deliveries: WebhookDeliveryRepository,
     private readonly endpoints: WebhookEndpointService,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly outbox: OutboxRepository,
-    private readonly audit: AuditService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -67,7 +69,7 @@ export class WebhookDeliveryService {
 
   /** Sends the event again at once, with a fresh retry schedule, whatever became of it before. */
   async retry(actor: Actor, id: string): Promise<WebhookDeliveryDto> {
-    return this.deliveries.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const delivery = await this.deliveries.getById(tx, id);
       if (delivery === null) {
         throw new WebhookDeliveryNotFound();
@@ -80,7 +82,7 @@ export class WebhookDeliveryService {
         throw new WebhookDeliveryInProgress();
       }
       await this.deliveries.notifyDispatchers(tx);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'webhook-delivery.retried',
         targetType: 'webhook-delivery',
         targetId: id,
@@ -108,14 +110,14 @@ export class WebhookDeliveryService {
           `not before ${oldest.toISOString()}.`,
       );
     }
-    return this.deliveries.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const endpoint = await this.endpoints.require(tx, endpointId, true);
       if (!endpoint.enabled) {
         throw new WebhookEndpointDisabled();
       }
       const result = await this.deliveries.recover(tx, endpointId, from, now);
       await this.deliveries.notifyDispatchers(tx);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'webhook-endpoint.recovered',
         targetType: 'webhook-endpoint',
         targetId: endpointId,
@@ -131,14 +133,15 @@ export class WebhookDeliveryService {
     endpointId: string,
     data: Record<string, unknown> | undefined,
   ): Promise<WebhookDeliveryDto> {
-    return this.deliveries.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const endpoint = await this.endpoints.require(tx, endpointId, true);
       if (!endpoint.enabled) {
         throw new WebhookEndpointDisabled();
       }
       const now = this.clock.now();
-      // A stream of its own: tests must not take numbers from the endpoint's `sequence`, whose events
-      // other endpoints receive (they would see a gap that never fills).
+      // Not a change but a message for this endpoint, written straight to the outbox. A stream of its own:
+      // tests must not take numbers from the endpoint's `sequence`, whose events other endpoints receive
+      // (they would see a gap that never fills).
       const event = await this.outbox.add(tx, {
         type: 'webhook.test',
         aggregateType: 'webhook-test',
@@ -146,7 +149,7 @@ export class WebhookDeliveryService {
         data: data ?? { message: 'A test event from Tessera', sentAt: now.toISOString() },
       });
       const id = await this.deliveries.createDirect(tx, endpointId, event.id, now);
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'webhook-endpoint.test-sent',
         targetType: 'webhook-endpoint',
         targetId: endpointId,

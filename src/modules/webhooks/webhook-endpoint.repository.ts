@@ -9,10 +9,6 @@ import { WebhookEndpointEntity } from 'src/modules/webhooks/webhook-endpoint.ent
 export class WebhookEndpointRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   getById(
     tx: EntityManager | undefined,
     id: string,

@@ -5,7 +5,7 @@ import type { EntityManager } from 'typeorm';
 
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
-import { AuditService } from 'src/modules/audit/audit.service';
+import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import { AddressPolicy } from 'src/modules/webhooks/webhook-address';
 import { WebhookDeliveryRepository } from 'src/modules/webhooks/webhook-delivery.repository';
 import type {
@@ -34,9 +34,9 @@ import type { Actor } from 'src/platform/auth/actor';
 import { systemActor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
 import { SecretBox } from 'src/platform/crypto/secret-box';
+import { Transactions } from 'src/platform/database/transaction';
 import { StaleVersion } from 'src/platform/http/etag';
 import { afterIdOf, page } from 'src/platform/http/pagination';
-import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
 
 const EDITABLE = [
   'url',
@@ -55,8 +55,8 @@ export class WebhookEndpointService {
   constructor(
     private readonly endpoints: WebhookEndpointRepository,
     private readonly deliveries: WebhookDeliveryRepository,
-    private readonly outbox: OutboxRepository,
-    private readonly audit: AuditService,
+    private readonly transactions: Transactions,
+    private readonly changes: ChangeRecorder,
     private readonly policy: AddressPolicy,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -72,7 +72,7 @@ export class WebhookEndpointService {
     const secret = this.checkSecret(input.secret);
     const enabled = input.enabled ?? true;
     const now = this.clock.now();
-    return this.endpoints.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const endpoint = await this.endpoints.create(tx, {
         url,
         description: input.description ?? null,
@@ -89,7 +89,14 @@ export class WebhookEndpointService {
         secretRotatedAt: null,
       });
       const dto = this.toDto(endpoint);
-      await this.record(tx, actor, 'webhook-endpoint.created', null, dto);
+      await this.changes.record(tx, actor, {
+        action: 'webhook-endpoint.created',
+        targetType: 'webhook-endpoint',
+        targetId: dto.id,
+        before: null,
+        after: published(dto),
+        event: { data: published(dto) },
+      });
       return { ...dto, secret };
     });
   }
@@ -129,7 +136,7 @@ export class WebhookEndpointService {
     changes: UpdateWebhookEndpointDto,
   ): Promise<WebhookEndpointDto> {
     const url = changes.url === undefined ? undefined : this.checkUrl(changes.url);
-    return this.endpoints.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const endpoint = await this.require(tx, id, true);
       if (endpoint.version !== version) {
         throw new StaleVersion();
@@ -157,17 +164,33 @@ export class WebhookEndpointService {
       }
       const saved = await this.endpoints.save(tx, Object.assign(endpoint, next));
       const dto = this.toDto(saved);
-      await this.record(tx, actor, 'webhook-endpoint.updated', before, dto, { fields });
+      await this.changes.record(tx, actor, {
+        action: 'webhook-endpoint.updated',
+        targetType: 'webhook-endpoint',
+        targetId: id,
+        before: published(before),
+        after: published(dto),
+        metadata: { fields },
+        event: { data: published(dto) },
+      });
       return dto;
     });
   }
 
   /** Deletes the endpoint with its deliveries and their attempt log. */
   async delete(actor: Actor, id: string): Promise<void> {
-    await this.endpoints.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       const endpoint = await this.require(tx, id, true);
       await this.endpoints.delete(tx, id);
-      await this.record(tx, actor, 'webhook-endpoint.deleted', this.toDto(endpoint), null);
+      const before = published(this.toDto(endpoint));
+      await this.changes.record(tx, actor, {
+        action: 'webhook-endpoint.deleted',
+        targetType: 'webhook-endpoint',
+        targetId: id,
+        before,
+        after: null,
+        event: { data: before },
+      });
     });
   }
 
@@ -181,7 +204,7 @@ export class WebhookEndpointService {
     requested: string | undefined,
   ): Promise<WebhookEndpointWithSecretDto> {
     const secret = this.checkSecret(requested);
-    return this.endpoints.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const endpoint = await this.require(tx, id, true);
       const now = this.clock.now();
       const overlapMs = this.config.webhooks.secretOverlapHours * 3_600_000;
@@ -192,12 +215,12 @@ export class WebhookEndpointService {
         secretRotatedAt: now,
       });
       const dto = this.toDto(await this.endpoints.save(tx, endpoint));
-      await this.outbox.add(tx, event('webhook-endpoint.secret-rotated', dto));
-      await this.audit.record(tx, actor, {
+      await this.changes.record(tx, actor, {
         action: 'webhook-endpoint.secret-rotated',
         targetType: 'webhook-endpoint',
         targetId: id,
         metadata: { previousValidUntil: dto.previousSecretExpiresAt },
+        event: { data: published(dto) },
       });
       return { ...dto, secret };
     });
@@ -212,7 +235,7 @@ export class WebhookEndpointService {
     reason: Exclude<DisabledReason, 'manual'>,
     details: Record<string, unknown>,
   ): Promise<boolean> {
-    return this.endpoints.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const now = this.clock.now();
       const endpoint = await this.endpoints.disableIfEnabled(tx, id, reason, now);
       if (endpoint === null) {
@@ -220,14 +243,14 @@ export class WebhookEndpointService {
       }
       await this.deliveries.failPending(tx, id, now, `Endpoint disabled (${reason})`);
       const dto = this.toDto(endpoint);
-      await this.outbox.add(tx, event('webhook-endpoint.disabled', dto));
-      await this.audit.record(tx, systemActor(), {
+      await this.changes.record(tx, systemActor(), {
         action: 'webhook-endpoint.disabled',
         targetType: 'webhook-endpoint',
         targetId: id,
         before: { enabled: true },
         after: { enabled: false },
         metadata: { reason, ...details },
+        event: { data: published(dto) },
       });
       return true;
     });
@@ -279,34 +302,6 @@ export class WebhookEndpointService {
     }
     return requested;
   }
-
-  private async record(
-    tx: EntityManager,
-    actor: Actor,
-    action: string,
-    before: WebhookEndpointDto | null,
-    after: WebhookEndpointDto | null,
-    metadata?: Record<string, unknown>,
-  ): Promise<void> {
-    await this.outbox.add(tx, event(action, (after ?? before)!));
-    await this.audit.record(tx, actor, {
-      action,
-      targetType: 'webhook-endpoint',
-      targetId: (after ?? before)!.id,
-      before: before && published(before),
-      after: after && published(after),
-      metadata,
-    });
-  }
-}
-
-function event(type: string, endpoint: WebhookEndpointDto) {
-  return {
-    type,
-    aggregateType: 'webhook-endpoint',
-    aggregateId: endpoint.id,
-    data: published(endpoint),
-  };
 }
 
 /**

@@ -7,6 +7,7 @@ import type { AppConfig } from 'src/config/app-config';
 import { runtimeRoleProblems } from 'src/platform/database/database-roles';
 import { dataSourceOptions, migrationDataSource } from 'src/platform/database/database-options';
 import { migrateWithLock } from 'src/platform/database/migrator';
+import { Transactions } from 'src/platform/database/transaction';
 
 @Module({})
 export class DatabaseModule {
@@ -18,6 +19,10 @@ export class DatabaseModule {
     const logger = new Logger('Database');
     return {
       module: DatabaseModule,
+      // Global like the DataSource itself: every module's services open their transactions through it.
+      global: true,
+      providers: [Transactions],
+      exports: [Transactions],
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => ({ ...dataSourceOptions(config, url), autoLoadEntities: true }),
