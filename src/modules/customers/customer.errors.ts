@@ -1,13 +1,5 @@
 import { DomainError } from 'src/platform/errors/domain-error';
 
-export class CustomerNotFound extends DomainError {
-  readonly code = 'CUSTOMER_NOT_FOUND';
-  readonly status = 404;
-  constructor() {
-    super('No customer with this id.');
-  }
-}
-
 export class ExternalIdTaken extends DomainError {
   readonly code = 'EXTERNAL_ID_TAKEN';
   readonly status = 409;

@@ -11,12 +11,13 @@ import type {
   UpdateCustomerDto,
 } from 'src/modules/customers/customer.dto';
 import type { CustomerEntity } from 'src/modules/customers/customer.entity';
-import { CustomerErased, CustomerNotFound } from 'src/modules/customers/customer.errors';
+import { CustomerErased } from 'src/modules/customers/customer.errors';
 import { CustomerRepository } from 'src/modules/customers/customer.repository';
 import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
 import { Transactions } from 'src/platform/database/transaction';
+import { CustomerNotFound } from 'src/platform/errors/not-found';
 import { StaleVersion } from 'src/platform/http/etag';
 import { forgetIdempotentResponsesAbout } from 'src/platform/http/idempotency';
 import { afterIdOf, page } from 'src/platform/http/pagination';
@@ -72,11 +73,6 @@ export class CustomerService {
 
   async get(id: string): Promise<CustomerDto> {
     return toCustomerDto(await this.require(undefined, id));
-  }
-
-  /** For other modules (licenses): 404 CUSTOMER_NOT_FOUND unless the customer exists, inside `tx` if given. */
-  async requireExists(tx: EntityManager | undefined, id: string): Promise<CustomerDto> {
-    return toCustomerDto(await this.require(tx, id));
   }
 
   async update(

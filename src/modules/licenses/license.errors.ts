@@ -1,19 +1,9 @@
 import { DomainError } from 'src/platform/errors/domain-error';
-
-const notFound = (what: string, code: string) =>
-  class extends DomainError {
-    readonly code = code;
-    readonly status = 404;
-    constructor() {
-      super(`No ${what} with this id.`);
-    }
-  };
+import { notFound } from 'src/platform/errors/not-found';
 
 export class PolicyNotFound extends notFound('policy', 'POLICY_NOT_FOUND') {}
 export class LicenseNotFound extends notFound('license', 'LICENSE_NOT_FOUND') {}
 export class MachineNotFound extends notFound('machine', 'MACHINE_NOT_FOUND') {}
-export class CustomerNotFound extends notFound('customer', 'CUSTOMER_NOT_FOUND') {}
-export class ProductNotFound extends notFound('product', 'PRODUCT_NOT_FOUND') {}
 
 export class InvalidLicenseState extends DomainError {
   readonly code: string;

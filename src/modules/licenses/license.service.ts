@@ -23,7 +23,6 @@ import type {
 import { touch } from 'src/modules/licenses/license.entity';
 import type { LicenseEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
 import {
-  CustomerNotFound,
   InvalidLicenseState,
   LicenseNotFound,
   PolicyProductMismatch,
@@ -38,6 +37,7 @@ import { Clock } from 'src/platform/clock';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { foreignKeyViolation } from 'src/platform/database/pg-errors';
 import { Transactions } from 'src/platform/database/transaction';
+import { CustomerNotFound } from 'src/platform/errors/not-found';
 import { StaleVersion } from 'src/platform/http/etag';
 import { afterIdOf, page } from 'src/platform/http/pagination';
 

@@ -6,12 +6,13 @@ import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 import type { CreatePolicyDto, PolicyDto } from 'src/modules/licenses/license.dto';
 import { touch } from 'src/modules/licenses/license.entity';
 import type { PolicyEntity } from 'src/modules/licenses/license.entity';
-import { PolicyInUse, PolicyNotFound, ProductNotFound } from 'src/modules/licenses/license.errors';
+import { PolicyInUse, PolicyNotFound } from 'src/modules/licenses/license.errors';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
 import type { Actor } from 'src/platform/auth/actor';
 import { foreignKeyViolation } from 'src/platform/database/pg-errors';
 import { Transactions } from 'src/platform/database/transaction';
 import { Clock } from 'src/platform/clock';
+import { ProductNotFound } from 'src/platform/errors/not-found';
 import { StaleVersion } from 'src/platform/http/etag';
 import { afterIdOf, page } from 'src/platform/http/pagination';
 

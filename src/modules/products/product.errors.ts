@@ -1,13 +1,5 @@
 import { DomainError } from 'src/platform/errors/domain-error';
 
-export class ProductNotFound extends DomainError {
-  readonly code = 'PRODUCT_NOT_FOUND';
-  readonly status = 404;
-  constructor() {
-    super('No product with this id.');
-  }
-}
-
 export class ProductCodeTaken extends DomainError {
   readonly code = 'PRODUCT_CODE_TAKEN';
   readonly status = 409;
