@@ -26,7 +26,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { createApp } from 'src/app';
 import { loadConfig, withMigrationUrl } from 'src/config/app-config';
 import { newLicenseKey, normaliseLicenseKey } from 'src/modules/licenses/license-key';
-import { VALIDATION_QUERY } from 'src/modules/licenses/license.repository';
+import { VALIDATION_QUERY } from 'src/modules/licenses/validation.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';

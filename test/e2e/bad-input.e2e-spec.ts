@@ -4,7 +4,7 @@ import { Controller, Get, Logger, Module, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 
 import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
-import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { ValidationRepository } from 'src/modules/licenses/validation.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { ValidationService } from 'src/modules/licenses/validation.service';
 import { Public } from 'src/platform/auth/public.decorator';
@@ -267,7 +267,7 @@ describe('bad input', () => {
 
     it('maps a character PostgreSQL refuses on the raw validation route too', async () => {
       // Stands for input that gets past the NUL check: the real query, with a value the database refuses.
-      const repository = t.app.get(LicenseRepository);
+      const repository = t.app.get(ValidationRepository);
       const findForValidation = repository.findForValidation.bind(repository);
       const spy = jest
         .spyOn(repository, 'findForValidation')
@@ -282,7 +282,7 @@ describe('bad input', () => {
   });
 
   it('fails only the poisoned lookup of a shared validation batch', async () => {
-    const repository = t.app.get(LicenseRepository);
+    const repository = t.app.get(ValidationRepository);
     const pool = (repository as unknown as { pool: { query: (...args: unknown[]) => unknown } })
       .pool;
     const queries = jest.spyOn(pool, 'query');

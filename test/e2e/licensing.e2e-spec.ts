@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 
 import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
-import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { ValidationRepository } from 'src/modules/licenses/validation.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { MachineService } from 'src/modules/licenses/machine.service';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
@@ -577,7 +577,7 @@ describe('licensing', () => {
     });
 
     // Lookups made in one turn of the event loop share one query.
-    const repository = t.app.get(LicenseRepository);
+    const repository = t.app.get(ValidationRepository);
     const pool = (repository as unknown as { pool: { query: (...args: unknown[]) => unknown } })
       .pool;
     const queries = jest.spyOn(pool, 'query');

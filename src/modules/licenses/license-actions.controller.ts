@@ -7,6 +7,8 @@ import {
   LicenseDto,
   UsageDto,
 } from 'src/modules/licenses/license.dto';
+import { LicenseEntitlementService } from 'src/modules/licenses/license-entitlement.service';
+import { LicenseUsageService } from 'src/modules/licenses/license-usage.service';
 import { LicenseService } from 'src/modules/licenses/license.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { Authenticated, CurrentActor } from 'src/platform/auth/authenticated.decorator';
@@ -17,7 +19,11 @@ import { Idempotent } from 'src/platform/http/idempotency';
 @ApiTags('licenses')
 @Controller('licenses/:id')
 export class LicenseActionsController {
-  constructor(private readonly licenses: LicenseService) {}
+  constructor(
+    private readonly licenses: LicenseService,
+    private readonly usage: LicenseUsageService,
+    private readonly grants: LicenseEntitlementService,
+  ) {}
 
   @Post('actions/suspend')
   @HttpCode(200)
@@ -99,7 +105,7 @@ export class LicenseActionsController {
     @Param('id', ParseUUIDPipe) id: string,
     @Body() body: EntitlementCodesDto,
   ): Promise<LicenseDto> {
-    return this.licenses.attachEntitlements(actor, id, body.entitlements);
+    return this.grants.attach(actor, id, body.entitlements);
   }
 
   @Post('actions/detach-entitlements')
@@ -112,7 +118,7 @@ export class LicenseActionsController {
     @Param('id', ParseUUIDPipe) id: string,
     @Body() body: EntitlementCodesDto,
   ): Promise<LicenseDto> {
-    return this.licenses.detachEntitlements(actor, id, body.entitlements);
+    return this.grants.detach(actor, id, body.entitlements);
   }
 
   @Post('usage/increment')
@@ -125,7 +131,7 @@ export class LicenseActionsController {
     @Param('id', ParseUUIDPipe) id: string,
     @Body() body: UsageDto,
   ): Promise<LicenseDto> {
-    return this.licenses.incrementUsage(actor, id, body.amount ?? 1);
+    return this.usage.increment(actor, id, body.amount ?? 1);
   }
 
   @Post('usage/decrement')
@@ -138,7 +144,7 @@ export class LicenseActionsController {
     @Param('id', ParseUUIDPipe) id: string,
     @Body() body: UsageDto,
   ): Promise<LicenseDto> {
-    return this.licenses.decrementUsage(actor, id, body.amount ?? 1);
+    return this.usage.decrement(actor, id, body.amount ?? 1);
   }
 
   @Post('usage/reset')
@@ -147,6 +153,6 @@ export class LicenseActionsController {
   @Idempotent()
   @ApiOkResponse({ type: LicenseDto })
   reset(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string): Promise<LicenseDto> {
-    return this.licenses.resetUsage(actor, id);
+    return this.usage.reset(actor, id);
   }
 }

@@ -25,6 +25,7 @@ import {
   MachineNotFound,
 } from 'src/modules/licenses/license.errors';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { MachineRepository } from 'src/modules/licenses/machine.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { keyHolder } from 'src/modules/licenses/machine-key.service';
 import { PolicyService } from 'src/modules/licenses/policy.service';
@@ -49,7 +50,8 @@ interface FileRequest {
 @Injectable()
 export class LicenseFileService {
   constructor(
-    private readonly repository: LicenseRepository,
+    private readonly licenses: LicenseRepository,
+    private readonly machines: MachineRepository,
     private readonly policies: PolicyService,
     private readonly products: ProductService,
     private readonly signing: SigningService,
@@ -69,7 +71,7 @@ export class LicenseFileService {
 
   checkOutMachine(actor: Actor, machineId: string, input: CheckOutDto): Promise<LicenseFileDto> {
     return this.transactions.run(async (tx) => {
-      const machine = await this.repository.getMachine(tx, machineId);
+      const machine = await this.machines.getMachine(tx, machineId);
       if (machine === null) {
         throw new MachineNotFound();
       }
@@ -80,7 +82,7 @@ export class LicenseFileService {
 
   /** For apps in the field: the key is the credential, and with a fingerprint it names the machine. */
   async checkOutByKey(input: KeyCheckOutDto, meta: RequestMeta): Promise<LicenseFileDto> {
-    const licenseId = await this.repository.getLicenseIdByKeyHash(
+    const licenseId = await this.licenses.getLicenseIdByKeyHash(
       this.hash.digest(LICENSE_KEY_PURPOSE, canonicalLicenseKey(input.key)),
     );
     if (licenseId === null) {
@@ -91,7 +93,7 @@ export class LicenseFileService {
       const license = await this.lockLicense(tx, licenseId);
       let machine: MachineEntity | null = null;
       if (input.fingerprint !== undefined) {
-        machine = await this.repository.getMachineByFingerprint(license.id, input.fingerprint, tx);
+        machine = await this.machines.getMachineByFingerprint(license.id, input.fingerprint, tx);
         if (machine === null) {
           throw new MachineNotFound();
         }
@@ -113,7 +115,7 @@ export class LicenseFileService {
     const ttl = licenseFileTtl(request.ttl, this.config.signing.licenseFileTtlSeconds, policy);
     const product = await this.products.requireExists(tx, policy.productId);
     const entitlements =
-      (await this.repository.licenseEntitlementCodes(tx, [license.id])).get(license.id) ?? [];
+      (await this.licenses.licenseEntitlementCodes(tx, [license.id])).get(license.id) ?? [];
     const content: LicenseFileLicense = {
       id: license.id,
       keyPrefix: license.keyPrefix,
@@ -180,7 +182,7 @@ export class LicenseFileService {
   }
 
   private async lockLicense(tx: EntityManager, id: string): Promise<LicenseEntity> {
-    const license = await this.repository.getLicense(tx, id, true);
+    const license = await this.licenses.getLicense(tx, id, true);
     if (license === null) {
       throw new LicenseNotFound();
     }

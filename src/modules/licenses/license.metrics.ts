@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 
 import { VALIDATION_CODES } from 'src/modules/licenses/license-validation';
 import type { ValidationCode } from 'src/modules/licenses/license-validation';
-import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { MachineRepository } from 'src/modules/licenses/machine.repository';
 import { Metrics } from 'src/platform/metrics/metrics';
 import type { Increment } from 'src/platform/metrics/metrics';
 
@@ -17,7 +17,7 @@ export class LicenseMetrics {
   readonly activations: Increment;
   readonly deactivations: Record<'manual' | 'culled', Increment>;
 
-  constructor(metrics: Metrics, repository: LicenseRepository) {
+  constructor(metrics: Metrics, machines: MachineRepository) {
     const validations = metrics.counter({
       name: 'tessera_license_validations_total',
       help: 'License validations (POST /v1/licenses/actions/validate-key) by result code.',
@@ -47,7 +47,7 @@ export class LicenseMetrics {
       labelNames: ['policy_id', 'policy'],
     });
     metrics.onRefresh('seats', async () => {
-      const rows = await repository.seatUsage();
+      const rows = await machines.seatUsage();
       // Reset and set in one synchronous step: a scrape sees the old set or the new one, and deleted
       // or renamed policies leave no stale series behind.
       inUse.reset();

@@ -8,7 +8,12 @@ import { LicenseFileService } from 'src/modules/licenses/license-file.service';
 import { LicenseController } from 'src/modules/licenses/license.controller';
 import { LicenseMetrics } from 'src/modules/licenses/license.metrics';
 import { LicenseEntity, MachineEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
+import { LicenseEntitlementService } from 'src/modules/licenses/license-entitlement.service';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { LicenseUsageService } from 'src/modules/licenses/license-usage.service';
+import { MachineRepository } from 'src/modules/licenses/machine.repository';
+import { PolicyRepository } from 'src/modules/licenses/policy.repository';
+import { ValidationRepository } from 'src/modules/licenses/validation.repository';
 import { LicenseService } from 'src/modules/licenses/license.service';
 import { MachineKeyController } from 'src/modules/licenses/machine-key.controller';
 import { MachineKeyService } from 'src/modules/licenses/machine-key.service';
@@ -42,9 +47,14 @@ import { RateLimitModule } from 'src/platform/http/rate-limit';
   // The validation hot path is ValidationRoute, a plain Fastify route registered by createApp.
   providers: [
     LicenseRepository,
+    MachineRepository,
+    PolicyRepository,
+    ValidationRepository,
     LicenseMetrics,
     PolicyService,
     LicenseService,
+    LicenseUsageService,
+    LicenseEntitlementService,
     MachineService,
     MachineKeyService,
     LicenseFileService,

@@ -20,16 +20,15 @@ import type {
   LicenseDto,
   UpdateLicenseDto,
 } from 'src/modules/licenses/license.dto';
-import { touch } from 'src/modules/licenses/license.entity';
 import type { LicenseEntity, PolicyEntity } from 'src/modules/licenses/license.entity';
 import {
   InvalidLicenseState,
   LicenseNotFound,
   PolicyProductMismatch,
   SignedLicenseKeyTooLong,
-  UsageLimitExceeded,
 } from 'src/modules/licenses/license.errors';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { PolicyRepository } from 'src/modules/licenses/policy.repository';
 import { PolicyService } from 'src/modules/licenses/policy.service';
 import { SigningService } from 'src/modules/signing/signing.service';
 import type { Actor } from 'src/platform/auth/actor';
@@ -43,7 +42,7 @@ import { afterIdOf, page } from 'src/platform/http/pagination';
 
 export const LICENSE_KEY_PURPOSE = 'license-key';
 
-interface Mutation {
+export interface LicenseMutation {
   action: string;
   change: (
     license: LicenseEntity,
@@ -56,7 +55,8 @@ interface Mutation {
 @Injectable()
 export class LicenseService {
   constructor(
-    private readonly repository: LicenseRepository,
+    private readonly licenses: LicenseRepository,
+    private readonly policyRepository: PolicyRepository,
     private readonly policies: PolicyService,
     private readonly entitlements: EntitlementService,
     private readonly transactions: Transactions,
@@ -88,7 +88,7 @@ export class LicenseService {
           policy.keyScheme === 'SIGNED'
             ? await this.signedKey(id, policy, extra, now, expiresAt)
             : newLicenseKey();
-        const license = await this.repository.createLicense(tx, {
+        const license = await this.licenses.createLicense(tx, {
           id,
           policyId: policy.id,
           customerId: input.customerId,
@@ -106,7 +106,7 @@ export class LicenseService {
           metadata: input.metadata ?? {},
         });
         if (extra.length > 0) {
-          await this.repository.addLicenseEntitlements(
+          await this.licenses.addLicenseEntitlements(
             tx,
             license.id,
             extra.map((e) => e.id),
@@ -129,7 +129,7 @@ export class LicenseService {
   }
 
   async get(id: string): Promise<LicenseDto> {
-    const license = await this.repository.getLicense(undefined, id);
+    const license = await this.licenses.getLicense(undefined, id);
     if (license === null) {
       throw new LicenseNotFound();
     }
@@ -142,9 +142,9 @@ export class LicenseService {
     filter: { customerId?: string; policyId?: string; status?: string },
   ) {
     const afterId = afterIdOf(cursor);
-    const rows = await this.repository.findLicenses(limit + 1, afterId, filter);
+    const rows = await this.licenses.findLicenses(limit + 1, afterId, filter);
     const visible = rows.slice(0, limit);
-    const codes = await this.repository.licenseEntitlementCodes(
+    const codes = await this.licenses.licenseEntitlementCodes(
       undefined,
       visible.map((r) => r.id),
     );
@@ -276,83 +276,20 @@ export class LicenseService {
     });
   }
 
-  attachEntitlements(actor: Actor, id: string, codes: string[]): Promise<LicenseDto> {
-    return this.mutate(actor, id, {
-      action: 'license.entitlements-attached',
-      change: async (license, _policy, tx) => {
-        const found = await this.entitlements.requireByCodes(codes);
-        await this.repository.addLicenseEntitlements(
-          tx,
-          license.id,
-          found.map((e) => e.id),
-        );
-        touch(license, this.clock.now()); // entitlements are another table: move the version too
-        return { entitlements: codes };
-      },
-    });
-  }
-
-  detachEntitlements(actor: Actor, id: string, codes: string[]): Promise<LicenseDto> {
-    return this.mutate(actor, id, {
-      action: 'license.entitlements-detached',
-      change: async (license, _policy, tx) => {
-        const found = await this.entitlements.requireByCodes(codes);
-        await this.repository.removeLicenseEntitlements(
-          tx,
-          license.id,
-          found.map((e) => e.id),
-        );
-        touch(license, this.clock.now());
-        return { entitlements: codes };
-      },
-    });
-  }
-
-  /** Uses never pass the limit, however many increments race: the row lock serialises them. */
-  incrementUsage(actor: Actor, id: string, amount: number): Promise<LicenseDto> {
-    return this.mutate(actor, id, {
-      action: 'license.usage-incremented',
-      change: (license, policy) => {
-        const max = license.maxUsesOverride ?? policy.maxUses;
-        if (max !== null && license.uses + amount > max) {
-          throw new UsageLimitExceeded(max);
-        }
-        license.uses += amount;
-        return { amount };
-      },
-    });
-  }
-
-  decrementUsage(actor: Actor, id: string, amount: number): Promise<LicenseDto> {
-    return this.mutate(actor, id, {
-      action: 'license.usage-decremented',
-      change: (license) => {
-        license.uses = Math.max(0, license.uses - amount);
-        return { amount };
-      },
-    });
-  }
-
-  resetUsage(actor: Actor, id: string): Promise<LicenseDto> {
-    return this.mutate(actor, id, {
-      action: 'license.usage-reset',
-      change: (license) => {
-        license.uses = 0;
-      },
-    });
-  }
-
-  /** Loads and locks the license, applies the change, and writes outbox + audit in the same transaction. */
-  private mutate(actor: Actor, id: string, mutation: Mutation): Promise<LicenseDto> {
+  /**
+   * Loads and locks the license, applies the change, and records it (outbox + audit) in the same
+   * transaction. For the other license services too (usage, entitlements).
+   */
+  mutate(actor: Actor, id: string, mutation: LicenseMutation): Promise<LicenseDto> {
     return this.transactions.run(async (tx) => {
-      const license = await this.repository.getLicense(tx, id, true);
+      const license = await this.licenses.getLicense(tx, id, true);
       if (license === null) {
         throw new LicenseNotFound();
       }
       const policy = await this.policies.require(tx, license.policyId);
       const before = await this.toDto(tx, license, policy);
       const metadata = (await mutation.change(license, policy, tx)) ?? undefined;
-      const saved = await this.repository.saveLicense(tx, license);
+      const saved = await this.licenses.saveLicense(tx, license);
       const after = await this.toDto(tx, saved, await this.policies.require(tx, saved.policyId));
       await this.changes.record(tx, actor, {
         action: mutation.action,
@@ -378,7 +315,9 @@ export class LicenseService {
     now: Date,
     expiresAt: Date | null,
   ): Promise<string> {
-    const policyCodes = (await this.repository.policyEntitlementCodes([policy.id])).get(policy.id);
+    const policyCodes = (await this.policyRepository.policyEntitlementCodes([policy.id])).get(
+      policy.id,
+    );
     const codes = [...(policyCodes ?? []), ...extra.map((e) => e.code)];
     const payload = signedKeyPayload(id, now, expiresAt, codes);
     const { compact: key } = await this.signing.signJws(
@@ -408,7 +347,7 @@ export class LicenseService {
     license: LicenseEntity,
     policy: PolicyEntity,
   ): Promise<LicenseDto> {
-    const codes = await this.repository.licenseEntitlementCodes(tx, [license.id]);
+    const codes = await this.licenses.licenseEntitlementCodes(tx, [license.id]);
     return toLicenseDto(license, policy, codes.get(license.id) ?? [], this.clock.now());
   }
 }

@@ -4,6 +4,7 @@ import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
 import type { ActivateMachineDto, MachineDto } from 'src/modules/licenses/license.dto';
 import { InvalidLicenseKey, MachineNotFound } from 'src/modules/licenses/license.errors';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { MachineRepository } from 'src/modules/licenses/machine.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { MachineService } from 'src/modules/licenses/machine.service';
 import type { Actor } from 'src/platform/auth/actor';
@@ -14,7 +15,8 @@ import type { RequestMeta } from 'src/platform/http/request-meta';
 @Injectable()
 export class MachineKeyService {
   constructor(
-    private readonly repository: LicenseRepository,
+    private readonly licenses: LicenseRepository,
+    private readonly machineRows: MachineRepository,
     private readonly machines: MachineService,
     private readonly hash: KeyedHash,
   ) {}
@@ -38,7 +40,7 @@ export class MachineKeyService {
 
   private async machineFor(key: string, fingerprint: string): Promise<string> {
     const licenseId = await this.licenseFor(key);
-    const machine = await this.repository.getMachineByFingerprint(licenseId, fingerprint);
+    const machine = await this.machineRows.getMachineByFingerprint(licenseId, fingerprint);
     if (machine === null) {
       throw new MachineNotFound();
     }
@@ -46,7 +48,7 @@ export class MachineKeyService {
   }
 
   private async licenseFor(key: string): Promise<string> {
-    const licenseId = await this.repository.getLicenseIdByKeyHash(
+    const licenseId = await this.licenses.getLicenseIdByKeyHash(
       this.hash.digest(LICENSE_KEY_PURPOSE, canonicalLicenseKey(key)),
     );
     if (licenseId === null) {

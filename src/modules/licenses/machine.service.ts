@@ -19,6 +19,7 @@ import {
 } from 'src/modules/licenses/license.errors';
 import { LicenseMetrics } from 'src/modules/licenses/license.metrics';
 import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { MachineRepository } from 'src/modules/licenses/machine.repository';
 import { PolicyService } from 'src/modules/licenses/policy.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { systemActor } from 'src/platform/auth/actor';
@@ -42,7 +43,8 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
   private culler: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly repository: LicenseRepository,
+    private readonly licenses: LicenseRepository,
+    private readonly machines: MachineRepository,
     private readonly policies: PolicyService,
     private readonly transactions: Transactions,
     private readonly changes: ChangeRecorder,
@@ -66,7 +68,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
   async activate(actor: Actor, input: ActivateMachineDto): Promise<MachineDto> {
     try {
       const activated = await this.transactions.run(async (tx) => {
-        const license = await this.repository.getLicense(tx, input.licenseId, true);
+        const license = await this.licenses.getLicense(tx, input.licenseId, true);
         if (license === null) {
           throw new LicenseNotFound();
         }
@@ -76,7 +78,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
             `A ${license.status.toLowerCase()} license cannot activate machines.`,
           );
         }
-        if (await this.repository.machineExists(tx, license.id, input.fingerprint)) {
+        if (await this.machines.machineExists(tx, license.id, input.fingerprint)) {
           throw new FingerprintTaken();
         }
         const policy = await this.policies.require(tx, license.policyId);
@@ -95,10 +97,10 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
           policy.overageStrategy,
           policy.floating,
         );
-        if ((await this.repository.countMachines(tx, license.id)) >= allowance) {
+        if ((await this.machines.countMachines(tx, license.id)) >= allowance) {
           throw new TooManyMachines(allowance);
         }
-        const machine = await this.repository.createMachine(tx, {
+        const machine = await this.machines.createMachine(tx, {
           licenseId: license.id,
           fingerprint: input.fingerprint,
           name: input.name ?? null,
@@ -131,8 +133,8 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
   async deactivate(actor: Actor, id: string): Promise<void> {
     await this.transactions.run(async (tx) => {
       const machine = await this.require(tx, id);
-      await this.repository.getLicense(tx, machine.licenseId, true);
-      await this.repository.deleteMachine(tx, id);
+      await this.licenses.getLicense(tx, machine.licenseId, true);
+      await this.machines.deleteMachine(tx, id);
       const before = toMachineDto(machine);
       await this.changes.record(tx, actor, {
         action: 'machine.deactivated',
@@ -152,7 +154,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
       const machine = await this.require(tx, id, true);
       // A license validation denies keeps no seat alive: the heartbeat is refused with validation's code,
       // its time stays as it was, and culling frees the seat once the heartbeat duration has passed.
-      const license = await this.repository.getLicense(tx, machine.licenseId);
+      const license = await this.licenses.getLicense(tx, machine.licenseId);
       if (license === null) {
         throw new LicenseNotFound();
       }
@@ -165,7 +167,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
       );
       const before = toMachineDto(machine);
       machine.lastHeartbeatAt = now;
-      const dto = toMachineDto(await this.repository.saveMachine(tx, machine));
+      const dto = toMachineDto(await this.machines.saveMachine(tx, machine));
       await this.changes.record(tx, actor, {
         action: 'machine.heartbeat',
         targetType: 'machine',
@@ -184,7 +186,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
 
   async list(licenseId: string, limit: number, cursor: string | undefined) {
     const afterId = afterIdOf(cursor);
-    const rows = await this.repository.findMachines(licenseId, limit + 1, afterId);
+    const rows = await this.machines.findMachines(licenseId, limit + 1, afterId);
     return page(rows, limit, toMachineDto, (row) => ({ id: row.id }));
   }
 
@@ -194,9 +196,9 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
    */
   async cullDeadMachines(): Promise<number> {
     const culled = await this.transactions.run(async (tx) => {
-      const dead = await this.repository.deadMachines(tx, this.clock.now(), CULL_BATCH);
+      const dead = await this.machines.deadMachines(tx, this.clock.now(), CULL_BATCH);
       for (const machine of dead) {
-        await this.repository.deleteMachine(tx, machine.id);
+        await this.machines.deleteMachine(tx, machine.id);
       }
       if (dead.length > 0) {
         await this.changes.record(tx, systemActor(), {
@@ -226,7 +228,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
     id: string,
     lock = false,
   ): Promise<MachineEntity> {
-    const machine = await this.repository.getMachine(tx, id, lock);
+    const machine = await this.machines.getMachine(tx, id, lock);
     if (machine === null) {
       throw new MachineNotFound();
     }

@@ -7,7 +7,7 @@ import type { CreatePolicyDto, PolicyDto } from 'src/modules/licenses/license.dt
 import { touch } from 'src/modules/licenses/license.entity';
 import type { PolicyEntity } from 'src/modules/licenses/license.entity';
 import { PolicyInUse, PolicyNotFound } from 'src/modules/licenses/license.errors';
-import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { PolicyRepository } from 'src/modules/licenses/policy.repository';
 import type { Actor } from 'src/platform/auth/actor';
 import { foreignKeyViolation } from 'src/platform/database/pg-errors';
 import { Transactions } from 'src/platform/database/transaction';
@@ -20,7 +20,7 @@ import { afterIdOf, page } from 'src/platform/http/pagination';
 @Injectable()
 export class PolicyService {
   constructor(
-    private readonly repository: LicenseRepository,
+    private readonly repository: PolicyRepository,
     private readonly entitlements: EntitlementService,
     private readonly transactions: Transactions,
     private readonly changes: ChangeRecorder,

@@ -8,7 +8,7 @@ import { effectiveStatus, validateLicense } from 'src/modules/licenses/license-v
 import type { ValidationResultDto } from 'src/modules/licenses/validation.dto';
 import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema';
 import { LicenseMetrics } from 'src/modules/licenses/license.metrics';
-import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { ValidationRepository } from 'src/modules/licenses/validation.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { Clock } from 'src/platform/clock';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
@@ -26,7 +26,7 @@ export class ValidationService implements OnModuleInit, OnModuleDestroy {
   private flusher: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly repository: LicenseRepository,
+    private readonly repository: ValidationRepository,
     private readonly hash: KeyedHash,
     private readonly clock: Clock,
     private readonly metrics: LicenseMetrics,

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 
 import type { LicenseDto } from 'src/modules/licenses/license.dto';
+import type { LicenseEntitlementService } from 'src/modules/licenses/license-entitlement.service';
+import type { LicenseUsageService } from 'src/modules/licenses/license-usage.service';
 import type { LicenseService } from 'src/modules/licenses/license.service';
 import {
   eventCounts,
@@ -15,10 +17,12 @@ const DAY_MS = 86_400_000;
 describe('LicenseService (real PostgreSQL)', () => {
   let ctx: LicensingContext;
   let licenses: LicenseService;
+  let usage: LicenseUsageService;
+  let grants: LicenseEntitlementService;
 
   beforeAll(async () => {
     ctx = await newLicensingContext();
-    licenses = ctx.licenses;
+    ({ licenses, usage, grants } = ctx);
   });
   afterAll(async () => {
     await ctx.close();
@@ -222,11 +226,11 @@ describe('LicenseService (real PostgreSQL)', () => {
         licenses.checkIn(actor(), id),
         licenses.update(actor(), id, 1, { name: 'x' }),
         licenses.changePolicy(actor(), id, randomUUID()),
-        licenses.attachEntitlements(actor(), id, []),
-        licenses.detachEntitlements(actor(), id, []),
-        licenses.incrementUsage(actor(), id, 1),
-        licenses.decrementUsage(actor(), id, 1),
-        licenses.resetUsage(actor(), id),
+        grants.attach(actor(), id, []),
+        grants.detach(actor(), id, []),
+        usage.increment(actor(), id, 1),
+        usage.decrement(actor(), id, 1),
+        usage.reset(actor(), id),
       ]) {
         await expect(attempt).rejects.toMatchObject({ code: 'LICENSE_NOT_FOUND', status: 404 });
       }
@@ -414,17 +418,14 @@ describe('LicenseService (real PostgreSQL)', () => {
       ]);
       const { license } = await ctx.newLicense({ policy: { entitlements: [fromPolicy.code] } });
 
-      const attached = await licenses.attachEntitlements(actor(), license.id, [a.code, b.code]);
+      const attached = await grants.attach(actor(), license.id, [a.code, b.code]);
       expect(attached.entitlements).toEqual([fromPolicy.code, a.code, b.code].sort());
       // Attaching what the license holds already changes nothing, and fails nothing.
-      await expect(
-        licenses.attachEntitlements(actor(), license.id, [a.code]),
-      ).resolves.toMatchObject({ entitlements: attached.entitlements });
+      await expect(grants.attach(actor(), license.id, [a.code])).resolves.toMatchObject({
+        entitlements: attached.entitlements,
+      });
 
-      const detached = await licenses.detachEntitlements(actor(), license.id, [
-        a.code,
-        fromPolicy.code,
-      ]);
+      const detached = await grants.detach(actor(), license.id, [a.code, fromPolicy.code]);
       expect(detached.entitlements).toEqual([fromPolicy.code, b.code].sort());
       await expect(licenses.get(license.id)).resolves.toMatchObject({
         entitlements: detached.entitlements,
@@ -457,15 +458,17 @@ describe('LicenseService (real PostgreSQL)', () => {
       const { license } = await ctx.newLicense();
       // Even within one millisecond (the clock stands still): each change must move the version.
       ctx.clock.pin();
-      await expect(
-        licenses.attachEntitlements(actor(), license.id, [entitlement.code]),
-      ).resolves.toMatchObject({ entitlements: [entitlement.code], version: 2 });
+      await expect(grants.attach(actor(), license.id, [entitlement.code])).resolves.toMatchObject({
+        entitlements: [entitlement.code],
+        version: 2,
+      });
       await expect(
         licenses.update(actor(), license.id, 1, { name: 'Lost update' }),
       ).rejects.toMatchObject({ code: 'STALE_VERSION' });
-      await expect(
-        licenses.detachEntitlements(actor(), license.id, [entitlement.code]),
-      ).resolves.toMatchObject({ entitlements: [], version: 3 });
+      await expect(grants.detach(actor(), license.id, [entitlement.code])).resolves.toMatchObject({
+        entitlements: [],
+        version: 3,
+      });
       await expect(
         licenses.update(actor(), license.id, 2, { name: 'Lost update' }),
       ).rejects.toMatchObject({ code: 'STALE_VERSION' });
@@ -477,12 +480,12 @@ describe('LicenseService (real PostgreSQL)', () => {
       const { license } = await ctx.newLicense();
       const unknown = `feature.nope-${tag()}`;
       const before = await eventCounts(ctx);
-      await expect(
-        licenses.attachEntitlements(actor(), license.id, [known.code, unknown]),
-      ).rejects.toMatchObject({ code: 'UNKNOWN_ENTITLEMENTS', status: 422 });
-      await expect(
-        licenses.detachEntitlements(actor(), license.id, [unknown]),
-      ).rejects.toMatchObject({ code: 'UNKNOWN_ENTITLEMENTS' });
+      await expect(grants.attach(actor(), license.id, [known.code, unknown])).rejects.toMatchObject(
+        { code: 'UNKNOWN_ENTITLEMENTS', status: 422 },
+      );
+      await expect(grants.detach(actor(), license.id, [unknown])).rejects.toMatchObject({
+        code: 'UNKNOWN_ENTITLEMENTS',
+      });
       expect(await eventCounts(ctx)).toEqual(before);
       await expect(licenses.get(license.id)).resolves.toMatchObject({ entitlements: [] });
     });
@@ -623,14 +626,14 @@ describe('LicenseService (real PostgreSQL)', () => {
   describe('usage', () => {
     it('counts up to maxUses and refuses beyond it with USAGE_LIMIT_EXCEEDED (422), writing nothing', async () => {
       const { license } = await ctx.newLicense({ policy: { maxUses: 10 } });
-      await expect(licenses.incrementUsage(actor(), license.id, 4)).resolves.toMatchObject({
+      await expect(usage.increment(actor(), license.id, 4)).resolves.toMatchObject({
         uses: 4,
       });
-      await expect(licenses.incrementUsage(actor(), license.id, 6)).resolves.toMatchObject({
+      await expect(usage.increment(actor(), license.id, 6)).resolves.toMatchObject({
         uses: 10,
       });
       const before = await eventCounts(ctx);
-      await expect(licenses.incrementUsage(actor(), license.id, 1)).rejects.toMatchObject({
+      await expect(usage.increment(actor(), license.id, 1)).rejects.toMatchObject({
         code: 'USAGE_LIMIT_EXCEEDED',
         status: 422,
         extensions: { maxUses: 10 },
@@ -638,15 +641,15 @@ describe('LicenseService (real PostgreSQL)', () => {
       expect(await eventCounts(ctx)).toEqual(before);
       await expect(row(license.id)).resolves.toMatchObject({ uses: 10 });
 
-      await expect(licenses.decrementUsage(actor(), license.id, 3)).resolves.toMatchObject({
+      await expect(usage.decrement(actor(), license.id, 3)).resolves.toMatchObject({
         uses: 7,
       });
       // Never below zero.
-      await expect(licenses.decrementUsage(actor(), license.id, 100)).resolves.toMatchObject({
+      await expect(usage.decrement(actor(), license.id, 100)).resolves.toMatchObject({
         uses: 0,
       });
-      await licenses.incrementUsage(actor(), license.id, 5);
-      await expect(licenses.resetUsage(actor(), license.id)).resolves.toMatchObject({ uses: 0 });
+      await usage.increment(actor(), license.id, 5);
+      await expect(usage.reset(actor(), license.id)).resolves.toMatchObject({ uses: 0 });
 
       const events = [
         'license.created',
@@ -671,18 +674,18 @@ describe('LicenseService (real PostgreSQL)', () => {
         policy: { maxUses: 100 },
         license: { maxUses: 2 },
       });
-      await licenses.incrementUsage(actor(), license.id, 2);
-      await expect(licenses.incrementUsage(actor(), license.id, 1)).rejects.toMatchObject({
+      await usage.increment(actor(), license.id, 2);
+      await expect(usage.increment(actor(), license.id, 1)).rejects.toMatchObject({
         code: 'USAGE_LIMIT_EXCEEDED',
         extensions: { maxUses: 2 },
       });
       const zero = await ctx.newLicense({ license: { maxUses: 0 } });
-      await expect(licenses.incrementUsage(actor(), zero.license.id, 1)).rejects.toMatchObject({
+      await expect(usage.increment(actor(), zero.license.id, 1)).rejects.toMatchObject({
         code: 'USAGE_LIMIT_EXCEEDED',
       });
       const unlimited = await ctx.newLicense();
       await expect(
-        licenses.incrementUsage(actor(), unlimited.license.id, 1_000_000),
+        usage.increment(actor(), unlimited.license.id, 1_000_000),
       ).resolves.toMatchObject({ uses: 1_000_000, maxUses: null });
     });
 
@@ -690,7 +693,7 @@ describe('LicenseService (real PostgreSQL)', () => {
       for (let round = 0; round < 10; round++) {
         const { license } = await ctx.newLicense({ policy: { maxUses: 10 } });
         const outcomes = await Promise.allSettled(
-          Array.from({ length: 30 }, () => licenses.incrementUsage(actor(), license.id, 1)),
+          Array.from({ length: 30 }, () => usage.increment(actor(), license.id, 1)),
         );
         expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(10);
         const refused = outcomes.filter((o) => o.status === 'rejected');
@@ -715,7 +718,7 @@ describe('LicenseService (real PostgreSQL)', () => {
         const { license } = await ctx.newLicense({ policy: { maxUses: 25 } });
         const amounts = Array.from({ length: 20 }, (_, i) => (i % 4) + 1);
         const outcomes = await Promise.allSettled(
-          amounts.map((amount) => licenses.incrementUsage(actor(), license.id, amount)),
+          amounts.map((amount) => usage.increment(actor(), license.id, amount)),
         );
         const accepted = amounts.filter((_, i) => outcomes[i].status === 'fulfilled');
         const { uses } = await row(license.id);

@@ -15,6 +15,8 @@ import type {
   IssueLicenseDto,
   PolicyDto,
 } from 'src/modules/licenses/license.dto';
+import { LicenseEntitlementService } from 'src/modules/licenses/license-entitlement.service';
+import { LicenseUsageService } from 'src/modules/licenses/license-usage.service';
 import { LicenseModule } from 'src/modules/licenses/license.module';
 import { LicenseService } from 'src/modules/licenses/license.service';
 import { MachineKeyService } from 'src/modules/licenses/machine-key.service';
@@ -90,6 +92,8 @@ export interface LicensingInstance {
 export interface LicensingContext extends MediumContext, LicensingInstance {
   readonly actor: Actor;
   readonly policies: PolicyService;
+  readonly usage: LicenseUsageService;
+  readonly grants: LicenseEntitlementService;
   readonly machineKeys: MachineKeyService;
   newCustomer(): Promise<CustomerDto>;
   newProduct(): Promise<ProductDto>;
@@ -155,6 +159,8 @@ export async function newLicensingContext(): Promise<LicensingContext> {
     machines,
     validation,
     policies,
+    usage: ctx.get(LicenseUsageService),
+    grants: ctx.get(LicenseEntitlementService),
     machineKeys: ctx.get(MachineKeyService),
     newCustomer,
     newProduct,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { normaliseLicenseKey } from 'src/modules/licenses/license-key';
 import type { CreatePolicyDto } from 'src/modules/licenses/license.dto';
-import { LicenseRepository } from 'src/modules/licenses/license.repository';
+import { ValidationRepository } from 'src/modules/licenses/validation.repository';
 import type { ValidationService } from 'src/modules/licenses/validation.service';
 import type { ValidationScope } from 'src/modules/licenses/license-validation';
 import { eventCounts, newLicensingContext } from 'test/medium/licenses/licensing-context';
@@ -231,7 +231,7 @@ describe('ValidationService (real PostgreSQL)', () => {
       code: 'ENTITLEMENTS_MISSING',
       detail: `The license lacks: ${lacking.code}, feature.nowhere.`,
     });
-    await ctx.licenses.detachEntitlements(ctx.actor, license.id, [own.code]);
+    await ctx.grants.detach(ctx.actor, license.id, [own.code]);
     expect(await codeOf(license.key, { entitlements: [own.code] })).toBe('ENTITLEMENTS_MISSING');
   });
 
@@ -315,7 +315,7 @@ describe('ValidationService (real PostgreSQL)', () => {
       ctx.clock.advance(11 * MINUTE);
     });
     await step(() => ctx.machines.heartbeat(ctx.actor, a.id));
-    await step(() => ctx.licenses.attachEntitlements(ctx.actor, license.id, [wanted.code]));
+    await step(() => ctx.grants.attach(ctx.actor, license.id, [wanted.code]));
     await step(() => setMaxMachines(3));
     seen.push(await codeOf(license.key, scope));
 
@@ -338,7 +338,7 @@ describe('ValidationService (real PostgreSQL)', () => {
       const first = await issue();
       const second = await issue();
       await validation.flush();
-      const recordValidations = jest.spyOn(ctx.get(LicenseRepository), 'recordValidations');
+      const recordValidations = jest.spyOn(ctx.get(ValidationRepository), 'recordValidations');
       const counts = await eventCounts(ctx);
       ctx.clock.pin();
       await validate(first.license.key);
@@ -371,7 +371,7 @@ describe('ValidationService (real PostgreSQL)', () => {
 
     it('records NOT_FOUND validations nowhere', async () => {
       await validation.flush();
-      const recordValidations = jest.spyOn(ctx.get(LicenseRepository), 'recordValidations');
+      const recordValidations = jest.spyOn(ctx.get(ValidationRepository), 'recordValidations');
       await validate(UNKNOWN_KEY);
       await validation.flush();
       expect(recordValidations).not.toHaveBeenCalled();
@@ -385,7 +385,7 @@ describe('ValidationService (real PostgreSQL)', () => {
       await validate(kept.license.key);
       await validate(renewed.license.key);
       jest
-        .spyOn(ctx.get(LicenseRepository), 'recordValidations')
+        .spyOn(ctx.get(ValidationRepository), 'recordValidations')
         .mockRejectedValueOnce(new Error('connection lost'));
       await validation.flush();
       expect(await lastValidatedAt(kept.license.id)).toBeNull();
