@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
 
 import * as graphene from 'graphene-pk11';
-import { CKF_OS_LOCKING_OK } from 'pkcs11js';
 
+import {
+  findSlot,
+  loadModule,
+  probeLatency,
+  releaseModule,
+} from 'src/modules/signing/pkcs11-module';
 import type {
   GeneratedKey,
   KeyHandle,
@@ -62,45 +67,6 @@ const DEFAULT_ACQUIRE_TIMEOUT_MS = 5_000;
 // one across a network takes hundreds at least.
 const LOCAL_TOKEN_MICROS = 200;
 
-/** One loaded PKCS#11 library per process: C_Initialize may run once, and C_Finalize ends it for everyone. */
-const loaded = new Map<string, { module: graphene.Module; users: number }>();
-
-function loadModule(path: string): graphene.Module {
-  const entry = loaded.get(path);
-  if (entry !== undefined) {
-    entry.users++;
-    return entry.module;
-  }
-  const module = graphene.Module.load(path, 'tessera');
-  try {
-    // Sessions are used from libuv's worker threads (asynchronous C_Sign): the library must lock.
-    module.initialize({ flags: CKF_OS_LOCKING_OK });
-  } catch (error) {
-    // Another library in this process (or a test) initialised the module first; its state is shared.
-    if (!String(error).includes('CKR_CRYPTOKI_ALREADY_INITIALIZED')) {
-      throw error;
-    }
-  }
-  loaded.set(path, { module, users: 1 });
-  return module;
-}
-
-function releaseModule(path: string): void {
-  const entry = loaded.get(path);
-  if (entry === undefined) {
-    return;
-  }
-  entry.users--;
-  if (entry.users === 0) {
-    loaded.delete(path);
-    try {
-      entry.module.finalize();
-    } catch {
-      // Already finalized (the module was reset under us); nothing left to release.
-    }
-  }
-}
-
 /**
  * Keys in a PKCS#11 token: generated inside it as token objects that are sensitive and not extractable, so
  * the private key never exists outside the HSM, and sign-only (no decrypt, unwrap or derive; the public half
@@ -137,7 +103,7 @@ export class Pkcs11Signer implements Signer {
   open(): void {
     this.module = loadModule(this.options.modulePath);
     try {
-      const slot = this.findSlot(this.module);
+      const slot = findSlot(this.module, this.options.tokenLabel, this.options.modulePath);
       const sessions: graphene.Session[] = [];
       for (let i = 0; i < this.options.poolSize; i++) {
         sessions.push(
@@ -426,30 +392,4 @@ export class Pkcs11Signer implements Signer {
     }
     this.generation++;
   }
-
-  private findSlot(module: graphene.Module): graphene.Slot {
-    const slots = module.getSlots(true);
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots.items(i);
-      // Token labels are blank-padded to 32 bytes.
-      if (slot.getToken().label.replace(/[\s\0]+$/, '') === this.options.tokenLabel) {
-        return slot;
-      }
-    }
-    throw new Error(
-      `no PKCS#11 token labelled "${this.options.tokenLabel}" in ${this.options.modulePath}`,
-    );
-  }
-}
-
-/** Median round trip of a trivial call (C_GenerateRandom) to the token, in microseconds. */
-function probeLatency(session: graphene.Session): { medianMicros: number } {
-  const samples: number[] = [];
-  for (let i = 0; i < 15; i++) {
-    const start = process.hrtime.bigint();
-    session.generateRandom(16);
-    samples.push(Number(process.hrtime.bigint() - start) / 1000);
-  }
-  samples.sort((a, b) => a - b);
-  return { medianMicros: samples[Math.floor(samples.length / 2)] };
 }

@@ -11,6 +11,7 @@ import { Pkcs11Signer } from 'src/modules/signing/pkcs11.signer';
 import { SIGNER } from 'src/modules/signing/signer';
 import type { Signer } from 'src/modules/signing/signer';
 import { JwksController, SigningKeyController } from 'src/modules/signing/signing-key.controller';
+import { SigningKeyCreation } from 'src/modules/signing/signing-key-creation.service';
 import { SigningKeyOrphanService } from 'src/modules/signing/signing-key-orphans.service';
 import { SigningKeyEntity } from 'src/modules/signing/signing-key.entity';
 import { SigningKeyRepository } from 'src/modules/signing/signing-key.repository';
@@ -36,6 +37,7 @@ export function createSigner(config: AppConfig): Signer {
     { provide: SIGNER, inject: [APP_CONFIG], useFactory: createSigner },
     SigningKeyRepository,
     SigningMetrics,
+    SigningKeyCreation,
     SigningService,
     SigningKeyOrphanService,
     AuditCheckpointRepository,

@@ -11,19 +11,18 @@ import type { JwksDto, SigningKeyDto } from 'src/modules/signing/signing.dto';
 import {
   base64url,
   handle,
-  newKeyRow,
-  newKid,
   toJwk,
   toView,
   verifySignature,
 } from 'src/modules/signing/signing-key.view';
-import type { GeneratedKey, KeyHandle, Signer, SigningAlgorithm } from 'src/modules/signing/signer';
+import type { Signer, SigningAlgorithm } from 'src/modules/signing/signer';
 import { KEY_PURPOSES } from 'src/modules/signing/signing-key.entity';
 import type {
   KeyPurpose,
   KeyState,
   SigningKeyEntity,
 } from 'src/modules/signing/signing-key.entity';
+import { SigningKeyCreation } from 'src/modules/signing/signing-key-creation.service';
 import { SigningKeyRepository } from 'src/modules/signing/signing-key.repository';
 import { SigningMetrics } from 'src/modules/signing/signing.metrics';
 import {
@@ -55,13 +54,6 @@ export interface Signature {
 
 const DAY_MS = 86_400_000;
 
-/** Generates a key in the signer and inserts its row, inside `creatingKeys`' transaction. */
-type CreateKey = (
-  purpose: KeyPurpose,
-  algorithm: SigningAlgorithm,
-  state: 'PENDING' | 'ACTIVE',
-) => Promise<SigningKeyEntity>;
-
 /**
  * The key ring: which key signs for each purpose (license files and validations, webhooks, audit
  * checkpoints), rotation through PENDING -> ACTIVE -> RETIRING -> RETIRED, and signing with the active key.
@@ -79,6 +71,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(SIGNER) private readonly signer: Signer,
     private readonly keys: SigningKeyRepository,
+    private readonly keyCreation: SigningKeyCreation,
     private readonly transactions: Transactions,
     private readonly changes: ChangeRecorder,
     private readonly clock: Clock,
@@ -220,7 +213,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     if (purpose === 'webhook' && algorithm !== 'EdDSA') {
       throw new SigningAlgorithmNotAllowed(purpose, algorithm);
     }
-    const key = await this.creatingKeys(async (tx, create) => {
+    const key = await this.keyCreation.run(async (tx, create) => {
       const created = await create(purpose, algorithm, 'PENDING');
       await this.announce(tx, actor, 'signing-key.created', created);
       return created;
@@ -335,7 +328,7 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
     if (missing.length === 0) {
       return;
     }
-    await this.creatingKeys(async (tx, create) => {
+    await this.keyCreation.run(async (tx, create) => {
       await this.keys.lockBootstrap(tx);
       for (const purpose of missing) {
         if ((await this.keys.getActive(tx, purpose)) !== null) {
@@ -349,67 +342,6 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
       }
     });
     await this.reload();
-  }
-
-  /**
-   * A transaction that creates keys with `create`. Each key is generated in the signer (inside the HSM for
-   * pkcs11) before its row is inserted; when the transaction fails before COMMIT (the insert, the audit row,
-   * anything after), every key it generated is destroyed again, so no key stays without a row. A failed
-   * COMMIT leaves its keys (the rows may exist): `npm run keys -- orphans` settles those. The shared lock,
-   * held until the end, keeps the orphan sweep (exclusive) from taking a key in creation for an orphan.
-   */
-  private async creatingKeys<T>(
-    work: (tx: EntityManager, create: CreateKey) => Promise<T>,
-  ): Promise<T> {
-    const generated: Pick<KeyHandle, 'kid' | 'hsmLabel'>[] = [];
-    let committing = false;
-    try {
-      return await this.transactions.run(async (tx) => {
-        await this.keys.lockKeyGeneration(tx, 'shared');
-        const result = await work(tx, async (purpose, algorithm, state) => {
-          const now = this.clock.now();
-          const kid = newKid(purpose, now);
-          const key = await this.generateInSigner(kid, algorithm);
-          generated.push({ kid, hsmLabel: key.hsmLabel });
-          const row = { kid, purpose, algorithm, backend: this.signer.backend, state, now };
-          return this.keys.create(tx, newKeyRow(row, key));
-        });
-        committing = true;
-        return result;
-      });
-    } catch (error) {
-      for (const key of generated) {
-        await this.discard(key, committing);
-      }
-      throw error;
-    }
-  }
-
-  /** Generates a key pair in the signer (inside the HSM for pkcs11), timed and counted by backend. */
-  private async generateInSigner(kid: string, algorithm: SigningAlgorithm): Promise<GeneratedKey> {
-    const started = performance.now();
-    try {
-      return await this.signer.generate(kid, algorithm);
-    } catch (error) {
-      this.metrics.errors.generate.inc();
-      throw error;
-    } finally {
-      this.metrics.duration.generate.observe((performance.now() - started) / 1000);
-    }
-  }
-
-  private async discard(key: Pick<KeyHandle, 'kid' | 'hsmLabel'>, committing: boolean) {
-    const hint = `(${key.hsmLabel ?? 'software'}): \`npm run keys -- orphans\` lists it`;
-    if (committing) {
-      this.logger.error(`COMMIT failed after generating ${key.kid}; kept in the signer ${hint}`);
-      return;
-    }
-    try {
-      await this.signer.destroy(key);
-      this.logger.warn(`Discarded key ${key.kid} from the signer: its row was not committed`);
-    } catch (error) {
-      this.logger.error(`Could not discard ${key.kid} ${hint} (${(error as Error).message})`);
-    }
   }
 
   private defaultAlgorithm(purpose: KeyPurpose): SigningAlgorithm {
