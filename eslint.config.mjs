@@ -12,6 +12,7 @@ export const MODULE_DEPENDENCIES = {
   admins: ['api-keys', 'audit'],
   'api-keys': ['audit'],
   audit: [],
+  'audit-checkpoints': ['audit', 'signing'],
   customers: ['audit'],
   entitlements: ['audit'],
   licenses: ['audit', 'entitlements', 'products', 'signing'],

@@ -19,6 +19,7 @@ import { IdempotencyInterceptor } from 'src/platform/http/idempotency';
 import { RateLimitGuard, RateLimitModule } from 'src/platform/http/rate-limit';
 import { AdminsModule } from 'src/modules/admins/admins.module';
 import { AuditModule } from 'src/modules/audit/audit.module';
+import { AuditCheckpointModule } from 'src/modules/audit-checkpoints/audit-checkpoint.module';
 import { CustomerModule } from 'src/modules/customers/customer.module';
 import { EntitlementModule } from 'src/modules/entitlements/entitlement.module';
 import { ProductModule } from 'src/modules/products/product.module';
@@ -48,6 +49,7 @@ export class AppModule {
         AuditModule,
         AdminsModule,
         SigningModule,
+        AuditCheckpointModule,
         CustomerModule,
         ProductModule,
         EntitlementModule,

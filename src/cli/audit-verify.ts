@@ -6,11 +6,11 @@ import { parseArgs } from 'node:util';
 import { withAppContext } from 'src/cli/app-context';
 import { withDatabase } from 'src/cli/database-session';
 import { AuditService } from 'src/modules/audit/audit.service';
-import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
+import { AuditCheckpointService } from 'src/modules/audit-checkpoints/audit-checkpoint.service';
 import type {
   AuditCheckpointDto,
   CheckpointEvidence,
-} from 'src/modules/signing/audit-checkpoint.service';
+} from 'src/modules/audit-checkpoints/audit-checkpoint.service';
 
 const USAGE = `usage: npm run audit:verify [-- --jwks <file> --checkpoints <file>]
   --jwks <file>         a JWKS saved from GET /v1/keys: only its keys are trusted for checkpoints

@@ -9,7 +9,7 @@ import { Client } from 'pg';
 
 import { chainHash } from 'src/modules/audit/audit-chain';
 import type { AuditEventFields } from 'src/modules/audit/audit-chain';
-import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
+import { AuditCheckpointService } from 'src/modules/audit-checkpoints/audit-checkpoint.service';
 import { SigningService } from 'src/modules/signing/signing.service';
 import { Role } from 'src/platform/auth/roles';
 import { api, controlClock, signedInAdmin } from 'test/e2e/admin-session';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
+import { AuditCheckpointService } from 'src/modules/audit-checkpoints/audit-checkpoint.service';
 import { SIGNER } from 'src/modules/signing/signer';
 import type { Signer } from 'src/modules/signing/signer';
 import { WebhookDeliveryWorker } from 'src/modules/webhooks/webhook-delivery.worker';

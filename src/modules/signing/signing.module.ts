@@ -4,9 +4,6 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import { AuditModule } from 'src/modules/audit/audit.module';
-import { AuditCheckpointController } from 'src/modules/signing/audit-checkpoint.controller';
-import { AuditCheckpointRepository } from 'src/modules/signing/audit-checkpoint.repository';
-import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
 import { Pkcs11Signer } from 'src/modules/signing/pkcs11.signer';
 import { SIGNER } from 'src/modules/signing/signer';
 import type { Signer } from 'src/modules/signing/signer';
@@ -32,7 +29,7 @@ export function createSigner(config: AppConfig): Signer {
 
 @Module({
   imports: [TypeOrmModule.forFeature([SigningKeyEntity]), AuditModule],
-  controllers: [SigningKeyController, JwksController, AuditCheckpointController],
+  controllers: [SigningKeyController, JwksController],
   providers: [
     { provide: SIGNER, inject: [APP_CONFIG], useFactory: createSigner },
     SigningKeyRepository,
@@ -40,9 +37,7 @@ export function createSigner(config: AppConfig): Signer {
     SigningKeyCreation,
     SigningService,
     SigningKeyOrphanService,
-    AuditCheckpointRepository,
-    AuditCheckpointService,
   ],
-  exports: [SigningService, SigningKeyOrphanService, AuditCheckpointService],
+  exports: [SigningService, SigningKeyOrphanService],
 })
 export class SigningModule {}

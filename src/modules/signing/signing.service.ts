@@ -1,3 +1,5 @@
+import type { JsonWebKey } from 'node:crypto';
+
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
@@ -190,6 +192,11 @@ export class SigningService implements OnModuleInit, OnApplicationShutdown {
       return false;
     }
     return verifySignature(key.algorithm, key.publicJwk, message, signature);
+  }
+
+  /** Verifies a signature with a public key from outside the ring (an auditor's pinned JWKS). */
+  verifyWithJwk(jwk: JsonWebKey & { alg?: string }, message: Buffer, signature: Buffer): boolean {
+    return verifySignature(jwk.alg === 'ES256' ? 'ES256' : 'EdDSA', jwk, message, signature);
   }
 
   async list(): Promise<SigningKeyDto[]> {

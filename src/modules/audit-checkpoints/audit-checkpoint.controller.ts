@@ -1,8 +1,8 @@
 import { Controller, Get, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiTags, PickType } from '@nestjs/swagger';
 
-import { AuditCheckpointService } from 'src/modules/signing/audit-checkpoint.service';
-import type { CheckpointVerifyResult } from 'src/modules/signing/audit-checkpoint.service';
+import { AuditCheckpointService } from 'src/modules/audit-checkpoints/audit-checkpoint.service';
+import type { CheckpointVerifyResult } from 'src/modules/audit-checkpoints/audit-checkpoint.service';
 import { Authenticated } from 'src/platform/auth/authenticated.decorator';
 import { Permission } from 'src/platform/auth/permission';
 import { Idempotent } from 'src/platform/http/idempotency';

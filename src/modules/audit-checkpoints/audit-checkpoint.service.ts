@@ -7,9 +7,8 @@ import type { EntityManager } from 'typeorm';
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import { AuditService } from 'src/modules/audit/audit.service';
-import { AuditCheckpointRepository } from 'src/modules/signing/audit-checkpoint.repository';
-import type { AuditCheckpointRow } from 'src/modules/signing/audit-checkpoint.repository';
-import { verifySignature } from 'src/modules/signing/signing-key.view';
+import { AuditCheckpointRepository } from 'src/modules/audit-checkpoints/audit-checkpoint.repository';
+import type { AuditCheckpointRow } from 'src/modules/audit-checkpoints/audit-checkpoint.repository';
 import { SigningService } from 'src/modules/signing/signing.service';
 import { Clock } from 'src/platform/clock';
 import { Transactions } from 'src/platform/database/transaction';
@@ -203,7 +202,7 @@ export class AuditCheckpointService implements OnApplicationBootstrap, OnApplica
       if (key === undefined) {
         return 'UNTRUSTED_KEY';
       }
-      signed = verifySignature(key.alg === 'ES256' ? 'ES256' : 'EdDSA', key, message, bytes);
+      signed = this.signing.verifyWithJwk(key, message, bytes);
     }
     if (!signed) {
       return 'BAD_SIGNATURE';
