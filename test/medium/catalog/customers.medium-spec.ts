@@ -266,13 +266,15 @@ describe('customers (real PostgreSQL)', () => {
 
   it('answers CUSTOMER_NOT_FOUND for an unknown id', async () => {
     const id = randomUUID();
+    // Each call starts only when awaited: promises made up front reject while the first is awaited,
+    // and jest may count those rejections as unhandled.
     for (const attempt of [
-      customers.get(id),
-      customers.update(actor, id, 1, { name: 'x' }),
-      customers.delete(actor, id),
-      customers.erase(actor, id),
+      () => customers.get(id),
+      () => customers.update(actor, id, 1, { name: 'x' }),
+      () => customers.delete(actor, id),
+      () => customers.erase(actor, id),
     ]) {
-      await expect(attempt).rejects.toMatchObject({ code: 'CUSTOMER_NOT_FOUND', status: 404 });
+      await expect(attempt()).rejects.toMatchObject({ code: 'CUSTOMER_NOT_FOUND', status: 404 });
     }
   });
 
