@@ -217,22 +217,24 @@ describe('LicenseService (real PostgreSQL)', () => {
     it('answers LICENSE_NOT_FOUND to every action on an unknown id, and writes nothing', async () => {
       const id = randomUUID();
       const before = await eventCounts(ctx);
+      // Each call starts only when awaited, as in the customers test: a promise made up front could reject
+      // before its expect is attached.
       for (const attempt of [
-        licenses.get(id),
-        licenses.suspend(actor(), id),
-        licenses.reinstate(actor(), id),
-        licenses.revoke(actor(), id),
-        licenses.renew(actor(), id),
-        licenses.checkIn(actor(), id),
-        licenses.update(actor(), id, 1, { name: 'x' }),
-        licenses.changePolicy(actor(), id, randomUUID()),
-        grants.attach(actor(), id, []),
-        grants.detach(actor(), id, []),
-        usage.increment(actor(), id, 1),
-        usage.decrement(actor(), id, 1),
-        usage.reset(actor(), id),
+        () => licenses.get(id),
+        () => licenses.suspend(actor(), id),
+        () => licenses.reinstate(actor(), id),
+        () => licenses.revoke(actor(), id),
+        () => licenses.renew(actor(), id),
+        () => licenses.checkIn(actor(), id),
+        () => licenses.update(actor(), id, 1, { name: 'x' }),
+        () => licenses.changePolicy(actor(), id, randomUUID()),
+        () => grants.attach(actor(), id, []),
+        () => grants.detach(actor(), id, []),
+        () => usage.increment(actor(), id, 1),
+        () => usage.decrement(actor(), id, 1),
+        () => usage.reset(actor(), id),
       ]) {
-        await expect(attempt).rejects.toMatchObject({ code: 'LICENSE_NOT_FOUND', status: 404 });
+        await expect(attempt()).rejects.toMatchObject({ code: 'LICENSE_NOT_FOUND', status: 404 });
       }
       expect(await eventCounts(ctx)).toEqual(before);
     });
