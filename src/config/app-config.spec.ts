@@ -310,6 +310,24 @@ describe('webhook configuration', () => {
     ).toEqual(['DATABASE_URL: set either DATABASE_URL or DATABASE_URL_FILE, not both']);
   });
 
+  it('reads REDIS_URL (or REDIS_URL_FILE) and refuses what is not a redis:// URL', () => {
+    const unset = loadConfig({ ...SECRETS, DATA_DIR: tempDir() }, '/');
+    expect(unset.redis).toMatchObject({ url: undefined, commandTimeoutMs: 250 });
+    const file = join(tempDir(), 'redis-url');
+    writeFileSync(file, 'redis://:s3cret@cache.internal:6379/2\n');
+    const config = loadConfig({ ...SECRETS, DATA_DIR: tempDir(), REDIS_URL_FILE: file }, '/');
+    expect(config.redis.url).toBe('redis://:s3cret@cache.internal:6379/2');
+    expect(
+      problemsOf({ ...SECRETS, REDIS_URL: 'http://cache:6379', REDIS_TIMEOUT_MS: '5' }),
+    ).toEqual([
+      'REDIS_URL: must be a redis:// or rediss:// URL with a host',
+      'REDIS_TIMEOUT_MS: "5" is not a whole number from 10 to 10000',
+    ]);
+    expect(problemsOf({ ...SECRETS, REDIS_URL: 'redis://a', REDIS_URL_FILE: file })).toEqual([
+      'REDIS_URL: set either REDIS_URL or REDIS_URL_FILE, not both',
+    ]);
+  });
+
   describe('TLS', () => {
     it('serves HTTPS with a certificate and key that belong together, resolved against the working directory', () => {
       const { certFile, keyFile } = opensslCertificate();

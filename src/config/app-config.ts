@@ -69,6 +69,17 @@ export interface AppConfig {
     /** License validations per client IP (apps in the field, often many behind one address). */
     readonly validatePerMinute: number;
   };
+  /** The store of the rate-limit windows. Absent `url`: in the process's memory (per instance). */
+  readonly redis: {
+    /** redis:// or rediss:// URL shared by every instance, so the limits hold for all of them together. */
+    readonly url: string | undefined;
+    /** Longest wait for one rate-limit check before the outage policy applies (docs/adr/0011). */
+    readonly commandTimeoutMs: number;
+    /** After a failed check, checks skip Redis this long before trying it again. */
+    readonly retryIntervalMs: number;
+    /** Prefix of every key Tessera writes (several deployments may share one Redis). */
+    readonly keyPrefix: string;
+  };
   readonly dataDir: string;
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -191,6 +202,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     problems.push('DATABASE_MIGRATION_URL: only used together with DATABASE_URL');
   }
 
+  // REDIS_URL_FILE: the URL may hold the password.
+  const redisUrl = read.optionalSecret('REDIS_URL')?.trim() || undefined;
+  if (redisUrl !== undefined && !isRedisUrl(redisUrl)) {
+    problems.push('REDIS_URL: must be a redis:// or rediss:// URL with a host');
+  }
+
   const otlpEndpoint = read.optional('OTEL_EXPORTER_OTLP_ENDPOINT');
   if (otlpEndpoint !== undefined && !isHttpUrl(otlpEndpoint)) {
     problems.push('OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL');
@@ -265,6 +282,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       apiKeyPerMinute: read.int('RATE_LIMIT_API_KEY_PER_MINUTE', 6_000, 1, 10_000_000),
       authPerMinute: read.int('RATE_LIMIT_AUTH_PER_MINUTE', 20, 1, 1_000_000),
       validatePerMinute: read.int('RATE_LIMIT_VALIDATE_PER_MINUTE', 6_000, 1, 100_000_000),
+    },
+    redis: {
+      url: redisUrl,
+      commandTimeoutMs: read.int('REDIS_TIMEOUT_MS', 250, 10, 10_000),
+      retryIntervalMs: read.int('REDIS_RETRY_INTERVAL_MS', 1_000, 100, 60_000),
+      keyPrefix: read.string('REDIS_KEY_PREFIX', 'tessera:'),
     },
     dataDir,
     log: { level: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info') },
@@ -666,6 +689,15 @@ function isPostgresUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function isRedisUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
   } catch {
     return false;
   }

@@ -41,12 +41,12 @@ export class HealthController {
       ...this.readiness.entries().map(([name, check]) => async () => {
         const indicator = this.indicators.check(name);
         try {
-          await withTimeout(
+          const details = await withTimeout(
             check(),
             CHECK_TIMEOUT_MS,
             () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`),
           );
-          return indicator.up();
+          return indicator.up(details ?? undefined);
         } catch (error) {
           return indicator.down({ message: (error as Error).message });
         }

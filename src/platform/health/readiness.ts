@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
-export type ReadinessCheck = () => Promise<void>;
+/** Throws when the dependency is down; may resolve with details shown in the probe's answer. */
+export type ReadinessCheck = () => Promise<void | Record<string, unknown>>;
 
 /**
  * Dependencies that modules add to the readiness probe (the HSM, for one). Platform code cannot import

@@ -12,7 +12,10 @@ import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import type { AuthenticatedRequest } from 'src/platform/auth/authenticated.decorator';
 import { DomainError } from 'src/platform/errors/domain-error';
+import { Readiness } from 'src/platform/health/readiness';
 import { FixedWindowStorage } from 'src/platform/http/fixed-window-storage';
+import { RedisThrottlerStorage } from 'src/platform/http/redis-throttler-storage';
+import { Metrics } from 'src/platform/metrics/metrics';
 
 const RATE_LIMIT_CLASS = 'tessera:rate-limit-class';
 type RateLimitClass = 'auth' | 'validate';
@@ -79,9 +82,8 @@ function limitFor(config: AppConfig, context: ExecutionContext): number {
  * budget; sign-in routes also count against a stricter per-IP budget, and validation routes (the raw
  * validate-key route included, see countValidateHit) against one per-IP validate budget. Headers: `RateLimit-Limit`,
  * `RateLimit-Remaining`, `RateLimit-Reset`, and `Retry-After` on a 429 problem.
- * Counting is an O(1) in-memory fixed window (FixedWindowStorage), the one storage of the process; a
- * shared store (Redis, PostgreSQL) implementing `ThrottlerStorage` can be provided instead for several
- * instances.
+ * Counting is an O(1) fixed window: in this process's memory (FixedWindowStorage, per instance), or with
+ * REDIS_URL in Redis, one window for all instances (RedisThrottlerStorage, see rateLimitStorage).
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
@@ -105,12 +107,80 @@ export class RateLimitGuard extends ThrottlerGuard {
   }
 }
 
+/** Sign-in is refused while Redis fails; every other budget counts per instance (docs/adr/0011). */
+const FAIL_CLOSED_BUDGETS: ReadonlySet<string> = new Set(['auth']);
+
+/**
+ * The one storage of every budget: Redis with REDIS_URL (its reachability in the readiness detail
+ * `rateLimitStore` and in metrics), else this process's memory.
+ */
+function rateLimitStorage(
+  config: AppConfig,
+  metrics: Metrics | undefined,
+  readiness: Readiness | undefined,
+): ThrottlerStorage {
+  if (config.redis.url === undefined) {
+    return new FixedWindowStorage();
+  }
+  const fallbacks =
+    metrics &&
+    metrics.children(
+      metrics.counter({
+        name: 'tessera_rate_limit_store_fallbacks_total',
+        help:
+          'Rate-limit checks made without Redis (it failed or did not answer within REDIS_TIMEOUT_MS), by ' +
+          'budget: refused for sign-in, counted per instance otherwise.',
+        labelNames: ['budget'],
+      }),
+      ['default', 'auth', VALIDATE_THROTTLER],
+    );
+  const up = metrics?.gauge({
+    name: 'tessera_rate_limit_store_up',
+    help: '1 while the shared rate-limit store (Redis) answers, 0 while limits fall back (docs/adr/0011).',
+  });
+  up?.set(1);
+  const storage = new RedisThrottlerStorage({
+    ...config.redis,
+    url: config.redis.url,
+    failClosed: FAIL_CLOSED_BUDGETS,
+    events: {
+      onFallback: (budget) => fallbacks?.[budget as keyof typeof fallbacks]?.inc(),
+      onStateChange: (reachable) => up?.set(reachable ? 1 : 0),
+    },
+  });
+  // A detail, not a failing check: with Redis down the instance still serves (the outage policy), and
+  // failing readiness on every instance at once would take the whole service out of the balancer.
+  readiness?.register('rateLimitStore', async () => {
+    const state = await storage.probe();
+    return {
+      store: 'redis',
+      ...state,
+      ...(state.reachable
+        ? {}
+        : {
+            policy: 'sign-in answers 503 RATE_LIMIT_UNAVAILABLE; other limits count per instance',
+          }),
+    };
+  });
+  return storage;
+}
+
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
-      inject: [APP_CONFIG, Reflector],
-      useFactory: (config: AppConfig, reflector: Reflector): ThrottlerModuleOptions => ({
-        storage: new FixedWindowStorage(),
+      inject: [
+        APP_CONFIG,
+        Reflector,
+        { token: Metrics, optional: true },
+        { token: Readiness, optional: true },
+      ],
+      useFactory: (
+        config: AppConfig,
+        reflector: Reflector,
+        metrics?: Metrics,
+        readiness?: Readiness,
+      ): ThrottlerModuleOptions => ({
+        storage: rateLimitStorage(config, metrics, readiness),
         throttlers: [
           {
             name: 'default',
