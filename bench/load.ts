@@ -50,6 +50,8 @@ async function main(): Promise<void> {
       p99: result.latency.p99,
       non2xx: result.non2xx,
       errors: result.errors + result.timeouts,
+      // The generator's own CPU, so that benchmarks can say how much of the machine the load took.
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     })}\n`,
   );
 }

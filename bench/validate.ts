@@ -10,14 +10,13 @@
  * rounds of one run each, in ABBA order (off-on, on-off, ...) so that order and drift of the machine favour
  * neither; prints each round's on/off ratio and their median (target >= 0.95).
  */
-import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 
 import fastify from 'fastify';
 import { Pool } from 'pg';
@@ -25,7 +24,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 
 import { createApp } from 'src/app';
 import { loadConfig, withMigrationUrl } from 'src/config/app-config';
-import { newLicenseKey, normaliseLicenseKey } from 'src/modules/licenses/license-key';
+import { normaliseLicenseKey } from 'src/modules/licenses/license-key';
 import { VALIDATION_QUERY } from 'src/modules/licenses/validation.repository';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
@@ -34,15 +33,8 @@ import { LATENCY_BUCKETS } from 'src/platform/metrics/metrics';
 import { MetricsServer } from 'src/platform/metrics/metrics.server';
 import { freePortFor } from './ports';
 import { softHsmToken } from './softhsm';
-
-interface Load {
-  rps: number;
-  total: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-}
+import { load, seed } from './validation-load';
+import type { Load } from './validation-load';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -337,45 +329,6 @@ function metricsWorkPerValidation(): string {
   return `metrics work per validation (in-process, best of 3 x ${iterations}): ${best.toFixed(2)} µs`;
 }
 
-/** One product, policy and customer, then `count` licenses with known keys (as issuing would store them). */
-async function seed(url: string, hash: KeyedHash, count: number): Promise<string[]> {
-  const pool = new Pool({ connectionString: url });
-  try {
-    const [{ id: productId }] = (
-      await pool.query<{ id: string }>(
-        `INSERT INTO products (name, code) VALUES ('Bench', 'bench') RETURNING id`,
-      )
-    ).rows;
-    const [{ id: policyId }] = (
-      await pool.query<{ id: string }>(
-        `INSERT INTO policies (product_id, name, floating, max_machines) VALUES ($1, 'Bench', true, 5) RETURNING id`,
-        [productId],
-      )
-    ).rows;
-    const [{ id: customerId }] = (
-      await pool.query<{ id: string }>(
-        `INSERT INTO customers (name, email) VALUES ('Bench', 'bench@example.com') RETURNING id`,
-      )
-    ).rows;
-    const keys = Array.from({ length: count }, () => newLicenseKey());
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000);
-      await pool.query(
-        `INSERT INTO licenses (policy_id, customer_id, key_hash, key_prefix, expires_at)
-         SELECT $1, $2, h, left(h, 5), now() + interval '30 days' FROM unnest($3::text[]) AS h`,
-        [
-          policyId,
-          customerId,
-          batch.map((key) => hash.digest(LICENSE_KEY_PURPOSE, normaliseLicenseKey(key))),
-        ],
-      );
-    }
-    return keys;
-  } finally {
-    await pool.end();
-  }
-}
-
 /** The same lookup without a framework: parse JSON, keyed hash, the same named prepared query, JSON out. */
 function referenceServer(url: string, hashingKey: Buffer) {
   const pool = new Pool({ connectionString: url, max: 20 });
@@ -402,21 +355,6 @@ function referenceServer(url: string, hashingKey: Buffer) {
     });
   });
   return { server, pool };
-}
-
-async function load(
-  url: string,
-  connections: number,
-  seconds: number,
-  bodiesFile: string,
-): Promise<Load> {
-  // Every target gets the same POSTed bodies, so all three pay for receiving and parsing them.
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [join(__dirname, 'load.js'), url, String(connections), String(seconds), bodiesFile],
-    { maxBuffer: 1 << 20 },
-  );
-  return JSON.parse(stdout.trim().split('\n').pop()!) as Load;
 }
 
 void main();
