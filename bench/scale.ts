@@ -25,11 +25,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import fastify from 'fastify';
-import { Redis } from 'ioredis';
 
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { startEmbeddedPostgres } from 'src/platform/database/embedded-postgres';
 import { freePortFor } from './ports';
+import { startRedisServer } from './redis-server';
 import { load, seed } from './validation-load';
 import type { Load } from './validation-load';
 
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     port: await freePortFor(),
     log: () => undefined,
   });
-  const redis = await startRedis(join(parent, 'redis'));
+  const redis = await startRedisServer();
   const secrets = {
     JWT_SECRET: randomUUID() + randomUUID(),
     ENCRYPTION_KEY: randomUUID() + randomUUID(),
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     const measure = (label: string, urls: string[]) =>
       measured(label, urls, connections, seconds, bodiesFile, {
         tessera: instances.map((i) => i.child.pid!),
-        redis: [redis.child.pid!],
+        redis: [redis.pid()],
       });
     const runs: Run[] = [
       await measure('bare Fastify route', [bareUrl]),
@@ -149,8 +149,7 @@ async function main(): Promise<void> {
       instance.child.kill('SIGTERM');
     }
     await Promise.all(instances.map((i) => exited(i.child)));
-    redis.child.kill('SIGTERM');
-    await exited(redis.child);
+    await redis.close();
     await database.stop();
     rmSync(parent, { recursive: true, force: true });
   }
@@ -324,47 +323,6 @@ async function startInstance(env: Record<string, string>): Promise<Instance> {
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-/** A redis-server of the run's own (Debian package redis-server): free port, own directory, no persistence. */
-async function startRedis(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  mkdirSync(dir);
-  const port = await freePortFor();
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ],
-    { stdio: 'ignore' },
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.ping();
-      client.disconnect();
-      break;
-    } catch (error) {
-      client.disconnect();
-      if (Date.now() > deadline) {
-        throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return { child, url };
 }
 
 function exited(child: ChildProcess): Promise<void> {

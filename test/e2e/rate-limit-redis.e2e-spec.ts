@@ -2,8 +2,8 @@ import { Metrics } from 'src/platform/metrics/metrics';
 import { api } from 'test/e2e/admin-session';
 import { startTestApp } from 'test/e2e/test-app';
 import type { TestApp } from 'test/e2e/test-app';
-import { startRedisServer } from 'test/support/redis-server';
-import type { RedisServer } from 'test/support/redis-server';
+import { startRedisServer } from '../../bench/redis-server';
+import type { RedisServer } from '../../bench/redis-server';
 import { createTestDatabase } from 'test/support/test-database';
 
 const KEY = 'AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF';

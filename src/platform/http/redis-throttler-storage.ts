@@ -161,7 +161,15 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
 
   async onApplicationShutdown(): Promise<void> {
     this.local.onModuleDestroy();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    // QUIT when connected (a clean close), bounded; then no reconnect timer may survive the shutdown.
+    if (this.redis.status === 'ready') {
+      await withTimeout(
+        this.redis.quit(),
+        this.options.commandTimeoutMs,
+        () => new Error('quit'),
+      ).catch(() => undefined);
+    }
+    this.redis.disconnect();
   }
 
   private noteSuccess(): void {

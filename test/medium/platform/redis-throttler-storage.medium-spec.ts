@@ -3,8 +3,8 @@ import {
   RedisThrottlerStorage,
 } from 'src/platform/http/redis-throttler-storage';
 import type { RedisThrottlerStorageOptions } from 'src/platform/http/redis-throttler-storage';
-import { startRedisServer } from 'test/support/redis-server';
-import type { RedisServer } from 'test/support/redis-server';
+import { startRedisServer } from '../../../bench/redis-server';
+import type { RedisServer } from '../../../bench/redis-server';
 
 const TTL_MS = 60_000;
 

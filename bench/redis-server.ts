@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { freePort } from 'test/support/global-setup';
+import { freePortFor } from './ports';
 
 export interface RedisServer {
   /** redis://127.0.0.1:<port> */
@@ -17,13 +17,16 @@ export interface RedisServer {
   /** SIGSTOP / SIGCONT: the server keeps its connections but answers nothing (a stalled Redis). */
   pause(): void;
   resume(): void;
+  /** Process id of the running server (0 when stopped). */
+  pid(): number;
   /** Stops it and removes its directory. */
   close(): Promise<void>;
 }
 
 /**
- * A real redis-server of this test file's own, on a free loopback port with its own directory and no
- * persistence. Never a mock: the rate-limit store is tested against the server it runs on in production.
+ * A real redis-server of the caller's own (a test file, a benchmark), on a free loopback port with its own
+ * directory and no persistence. The tests use it, never a mock: the rate-limit store is tested against the
+ * server it runs on in production.
  */
 export async function startRedisServer(): Promise<RedisServer> {
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
@@ -32,7 +35,7 @@ export async function startRedisServer(): Promise<RedisServer> {
     );
   }
   const dir = mkdtempSync(join(tmpdir(), 'tessera-redis-'));
-  const port = await freePort();
+  const port = await freePortFor();
   let child: ChildProcess | undefined;
   let output = '';
 
@@ -87,6 +90,7 @@ export async function startRedisServer(): Promise<RedisServer> {
     start,
     stop,
     pause: () => child?.kill('SIGSTOP'),
+    pid: () => child?.pid ?? 0,
     resume: () => child?.kill('SIGCONT'),
     close: async () => {
       await stop();
