@@ -99,6 +99,8 @@ describe('rate limits shared through Redis', () => {
       failingSince: expect.any(String),
       policy: expect.stringContaining('503'),
     });
+    // Nothing that could name Redis's address on this unauthenticated route.
+    expect(JSON.stringify(ready.body)).not.toContain(String(redis.port));
     expect(await metric(a, 'tessera_rate_limit_store_up')).toBe(0);
     expect(
       await metric(a, 'tessera_rate_limit_store_fallbacks_total{budget="auth"}'),

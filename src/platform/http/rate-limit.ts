@@ -150,14 +150,16 @@ function rateLimitStorage(
   });
   // A detail, not a failing check: with Redis down the instance still serves (the outage policy), and
   // failing readiness on every instance at once would take the whole service out of the balancer.
+  // Without the error message: on this unauthenticated route it could name Redis's host and port.
   readiness?.register('rateLimitStore', async () => {
-    const state = await storage.probe();
+    const { reachable, failingSince } = await storage.probe();
     return {
       store: 'redis',
-      ...state,
-      ...(state.reachable
+      reachable,
+      ...(reachable
         ? {}
         : {
+            failingSince,
             policy: 'sign-in answers 503 RATE_LIMIT_UNAVAILABLE; other limits count per instance',
           }),
     };
