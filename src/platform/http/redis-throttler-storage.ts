@@ -173,6 +173,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
   }
 
   private noteSuccess(): void {
+    // Answered (a check, or the readiness probe): the next check uses Redis again.
+    this.skipUntil = 0;
     if (this.failingSince !== undefined) {
       this.logger.log(
         `Redis answers again after ${Date.now() - this.failingSince} ms: shared limits resume`,
