@@ -81,6 +81,9 @@ describe('three instances on one database and one Redis', () => {
       NODE_ENV: 'test',
       DATABASE_URL: databaseUrl,
       REDIS_URL: redis.url,
+      // Exact counting, not the outage policy: on a loaded machine a 250 ms timeout could send a check to
+      // the per-instance fallback (rate-limit-redis.e2e-spec.ts tests that).
+      REDIS_TIMEOUT_MS: '3000',
       LOG_LEVEL: 'warn',
       SIGNING_KEY_RING_REFRESH_SECONDS: String(KEY_RING_REFRESH_SECONDS),
       RATE_LIMIT_API_KEY_PER_MINUTE: String(API_KEY_PER_MINUTE),
