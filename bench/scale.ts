@@ -134,6 +134,7 @@ async function main(): Promise<void> {
       measured(label, urls, connections, seconds, bodiesFile, {
         tessera: instances.map((i) => i.child.pid!),
         redis: [redis.pid()],
+        postgres: Number(readFileSync(join(parent, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]),
       });
     const runs: Run[] = [
       await measure('bare Fastify route', [bareUrl]),
@@ -199,12 +200,12 @@ async function measured(
   connections: number,
   seconds: number,
   bodiesFile: string,
-  pids: { tessera: number[]; redis: number[] },
+  pids: { tessera: number[]; redis: number[]; postgres: number },
 ): Promise<Run> {
   const before = {
     tessera: cpuOf(pids.tessera),
     redis: cpuOf(pids.redis),
-    postgres: postgresCpu(),
+    postgres: postgresCpu(pids.postgres),
     bench: process.cpuUsage(),
     machine: machineBusyTicks(),
   };
@@ -226,7 +227,7 @@ async function measured(
   const bench = process.cpuUsage(before.bench);
   const used = {
     tessera: cores(cpuOf(pids.tessera) - before.tessera),
-    postgres: cores(postgresCpu(before.postgres.pids).ticks),
+    postgres: cores(postgresCpu(pids.postgres, before.postgres.pids).ticks),
     redis: cores(cpuOf(pids.redis) - before.redis),
     load: combined.cpuMs / 1000 / wall,
     // This process: the bare Fastify route's server, and the orchestration (idle during a run).
@@ -268,35 +269,40 @@ function ticksOf(pid: number): number | undefined {
 }
 
 /**
- * The CPU of every PostgreSQL process (the postmaster, its backends, its helpers). Backends that existed
- * before count from their earlier reading, new ones from zero.
+ * The CPU of this run's PostgreSQL: its postmaster (first line of `postmaster.pid` in the data directory)
+ * and the processes it forked (backends, helpers); other PostgreSQL servers on the machine do not count.
+ * Backends that existed before count from their earlier reading, new ones from zero.
  */
-function postgresCpu(earlier?: Map<number, number>): {
-  ticks: number;
-  pids: Map<number, number>;
-} {
+function postgresCpu(
+  postmaster: number,
+  earlier?: Map<number, number>,
+): { ticks: number; pids: Map<number, number> } {
   const pids = new Map<number, number>();
   let ticks = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) {
       continue;
     }
-    let comm: string;
-    try {
-      comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-    } catch {
+    const pid = Number(entry);
+    if (pid !== postmaster && parentOf(pid) !== postmaster) {
       continue;
     }
-    if (comm !== 'postgres') {
-      continue;
-    }
-    const now = ticksOf(Number(entry));
+    const now = ticksOf(pid);
     if (now !== undefined) {
-      pids.set(Number(entry), now);
-      ticks += now - (earlier === undefined ? 0 : (earlier.get(Number(entry)) ?? 0));
+      pids.set(pid, now);
+      ticks += now - (earlier?.get(pid) ?? 0);
     }
   }
   return { ticks, pids };
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 async function startInstance(env: Record<string, string>): Promise<Instance> {
