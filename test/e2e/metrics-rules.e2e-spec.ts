@@ -4,6 +4,9 @@ import { join } from 'node:path';
 
 import { parse } from 'yaml';
 
+import { startRedisServer } from '../../bench/redis-server';
+import type { RedisServer } from '../../bench/redis-server';
+
 import { Role } from 'src/platform/auth/roles';
 import { api, signedInAdmin } from 'test/e2e/admin-session';
 import { startTestApp } from 'test/e2e/test-app';
@@ -76,11 +79,14 @@ function promtool(): string | undefined {
 }
 
 describe('alert rules and dashboard', () => {
+  let redis: RedisServer;
   let t: TestApp;
   let scraped: Exposition;
 
   beforeAll(async () => {
-    t = await startTestApp({ env: METRICS_TEST_ENV });
+    // With Redis, as a cluster runs: the rate-limit store's metrics exist only then.
+    redis = await startRedisServer();
+    t = await startTestApp({ env: { ...METRICS_TEST_ENV, REDIS_URL: redis.url } });
     // Some traffic, so that labelled histograms and gauges have series, as in production.
     const owner = await signedInAdmin(t, [Role.Owner]);
     const call = api(t);
@@ -98,7 +104,8 @@ describe('alert rules and dashboard', () => {
     scraped = await scrape(t);
   });
   afterAll(async () => {
-    await t.close();
+    await t?.close();
+    await redis?.close();
   });
 
   it('covers what the runbook promises: 5xx ratio, validation p99, webhooks, outbox, audit, signer, readiness', () => {
@@ -112,6 +119,7 @@ describe('alert rules and dashboard', () => {
         'TesseraAuditCheckpointOverdue',
         'TesseraSignerErrors',
         'TesseraNotReady',
+        'TesseraRateLimitStoreDown',
       ]),
     );
     for (const rule of rules) {
