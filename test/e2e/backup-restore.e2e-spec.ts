@@ -333,7 +333,7 @@ describe('backup and restore', () => {
       ]);
       // The append-only guard is on again.
       await expect(query(url, 'UPDATE audit_chain_head SET sequence = 5')).rejects.toThrow(
-        /advances one event at a time/,
+        /only moves forward, onto a chained event/,
       );
     });
   });

@@ -239,6 +239,43 @@ describe('three instances on one database and one Redis', () => {
     }
   });
 
+  it('keeps one gapless, verifiable audit chain through 1000 concurrent mutations spread over the three', async () => {
+    const WRITERS = 20;
+    const PER_WRITER = 50;
+    const before = await on(0)('GET', '/v1/audit/verify');
+    expect(before.body).toMatchObject({ ok: true, pending: 0 });
+    await Promise.all(
+      Array.from({ length: WRITERS }, async (_, w) => {
+        for (let n = 0; n < PER_WRITER; n++) {
+          const created = await on(w + n)('POST', '/v1/customers', {
+            name: `chain-${w}-${n}`,
+            email: `c${w}-${n}@chain.example`,
+          });
+          expect(created.body).toMatchObject({ name: `chain-${w}-${n}` });
+        }
+      }),
+    );
+    // Read on another instance than most writes: it links what waits before it verifies.
+    const after = await on(2)('GET', '/v1/audit/verify');
+    expect(after.body).toMatchObject({ ok: true, pending: 0 });
+    expect(after.body.checked).toBe(before.body.checked + WRITERS * PER_WRITER);
+    const rows = await writer.app.get(DataSource).query<{ sequence: string; name: string }[]>(
+      `SELECT a.sequence, c.name FROM audit_events a JOIN customers c ON a.target_id = c.id::text
+       WHERE a.action = 'customer.created' AND c.name LIKE 'chain-%'
+       ORDER BY a.sequence`,
+    );
+    expect(rows).toHaveLength(WRITERS * PER_WRITER);
+    // Each writer sent its next mutation after the previous one's answer, that is after its commit:
+    // whichever instances linked them, the chain holds each writer's mutations in the order made.
+    for (let w = 0; w < WRITERS; w++) {
+      const made = rows
+        .map((row) => row.name.split('-'))
+        .filter(([, writerOf]) => Number(writerOf) === w)
+        .map(([, , n]) => Number(n));
+      expect(made).toEqual(Array.from({ length: PER_WRITER }, (_, n) => n));
+    }
+  });
+
   it('delivers every one of 500 events, duplicates only from attempts in flight, while an instance is SIGKILLed mid-stream', async () => {
     const endpoint = await on(1)('POST', '/v1/webhook-endpoints', {
       url: `${receiver.url}/spread`,

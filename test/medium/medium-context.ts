@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 
 import type { AppConfig } from 'src/config/app-config';
 import { ConfigModule } from 'src/config/config.module';
+import { AuditLinker } from 'src/modules/audit/audit-linker';
 import { DatabaseModule } from 'src/platform/database/database.module';
 import { OutboxModule } from 'src/platform/outbox/outbox.module';
 import { createTestDatabase } from 'test/support/test-database';
@@ -19,6 +20,11 @@ export interface MediumContext {
   /** The file's database as the runtime role, which the context connects as (see `asRole`). */
   readonly databaseUrl: string;
   get<T>(token: Type<T> | string | symbol): T;
+  /**
+   * Links committed audit events into the chain, as every reader of the log does before it reads: call it
+   * before reading audit_events by SQL (a mutation returns before its event is linked).
+   */
+  linkAudit(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,6 +60,7 @@ export async function newMediumContext(options: {
     databaseUrl: url,
     dataSource: module.get(DataSource),
     get: <T>(token: Type<T> | string | symbol) => module.get<T>(token, { strict: false }),
+    linkAudit: () => module.get(AuditLinker, { strict: false }).linkWaiting(),
     close: () => module.close(),
   };
 }

@@ -22,6 +22,14 @@ export class AuditCheckpointMetrics {
       name: 'tessera_audit_chain_head_sequence',
       help: 'Sequence of the newest audit event (the head of the hash chain).',
     });
+    const unlinked = metrics.gauge({
+      name: 'tessera_audit_unlinked_events',
+      help: 'Audit events committed but not yet linked into the hash chain (read before linking).',
+    });
+    const oldestUnlinked = metrics.gauge({
+      name: 'tessera_audit_oldest_unlinked_seconds',
+      help: 'How long the oldest audit event not yet linked into the chain has waited (0: none).',
+    });
     const checkpointSequence = metrics.gauge({
       name: 'tessera_audit_checkpoint_sequence',
       help: 'Sequence of the audit chain head signed by the newest checkpoint (0: none yet).',
@@ -37,6 +45,10 @@ export class AuditCheckpointMetrics {
       })
       .set(config.signing.auditCheckpointMinutes * 60);
     metrics.onRefresh('audit', async () => {
+      // Before head(), which links what waits: the gauges show what the linkers left.
+      const backlog = await audit.pending();
+      unlinked.set(backlog.events);
+      oldestUnlinked.set(backlog.oldestSeconds);
       const [link, latest] = await Promise.all([audit.head(), checkpoints.latest(undefined)]);
       head.set(link.sequence);
       checkpointSequence.set(latest?.sequence ?? 0);

@@ -34,6 +34,9 @@ export interface AuditEventFields {
   readonly metadata: JsonObject;
 }
 
+/** An event as its mutation's transaction writes it: its place in the chain is given when it is linked. */
+export type PendingEvent = Omit<AuditEventFields, 'sequence'>;
+
 export interface ChainedEvent extends AuditEventFields {
   readonly prevHash: string;
   readonly hash: string;

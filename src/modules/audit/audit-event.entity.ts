@@ -3,7 +3,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type { AuditChanges } from 'src/modules/audit/audit-chain';
 
 /**
- * One link of the tamper-evident audit chain. Rows are only ever inserted, by AuditService.record(); a
+ * One link of the tamper-evident audit chain. Rows are only ever inserted, by AuditLinker; a
  * trigger rejects UPDATE, DELETE and TRUNCATE. `hash` covers every other column but `prev_hash`, which it
  * chains from (see docs/adr/0003-audit-hash-chain.md).
  */
@@ -12,7 +12,7 @@ export class AuditEventEntity {
   @PrimaryColumn({ type: 'uuid' })
   id: string;
 
-  /** Gapless from 1 in commit order. */
+  /** Gapless from 1, in link order (docs/adr/0012-audit-linking-after-commit.md). */
   @Column({ type: 'bigint' })
   sequence: string;
 

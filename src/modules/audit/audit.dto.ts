@@ -96,7 +96,12 @@ export class AuditChangesDto implements AuditChanges {
  */
 export class AuditEventDto implements ChainedEvent {
   @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty({ description: 'Gapless from 1, in commit order' }) sequence: number;
+  @ApiProperty({
+    description:
+      'Gapless from 1, in the order events were linked into the chain: an event committed before ' +
+      "another's transaction began has the lower sequence",
+  })
+  sequence: number;
   @ApiProperty({ format: 'date-time' }) occurredAt: string;
   @ApiProperty({ enum: ACTOR_TYPES }) actorType: string;
   @ApiProperty({ nullable: true, type: String }) actorId: string | null;
@@ -136,12 +141,23 @@ export class AuditBrokenLinkDto {
 }
 
 export type AuditVerifyResult =
-  | { ok: true; checked: number; head: ChainLink | null }
-  | { ok: false; checked: number; brokenAt: { sequence: number; reason: BrokenReason } };
+  | { ok: true; checked: number; pending: number; head: ChainLink | null }
+  | {
+      ok: false;
+      checked: number;
+      pending: number;
+      brokenAt: { sequence: number; reason: BrokenReason };
+    };
 
 export class AuditVerifyResultDto {
   @ApiProperty() ok: boolean;
   @ApiProperty({ description: 'Events that verified (before the break, if any)' }) checked: number;
+
+  @ApiProperty({
+    description:
+      'Events committed after the check began, not yet linked into the chain (they are linked within a second)',
+  })
+  pending: number;
 
   @ApiPropertyOptional({
     type: AuditChainLinkDto,

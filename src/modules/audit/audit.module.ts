@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { AuditController } from 'src/modules/audit/audit.controller';
 import { AuditEventEntity } from 'src/modules/audit/audit-event.entity';
+import { AuditLinker } from 'src/modules/audit/audit-linker';
 import { AuditRepository } from 'src/modules/audit/audit.repository';
 import { AuditService } from 'src/modules/audit/audit.service';
 import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
@@ -12,7 +13,7 @@ import { ChangeRecorder } from 'src/modules/audit/change-recorder.service';
 @Module({
   imports: [TypeOrmModule.forFeature([AuditEventEntity])],
   controllers: [AuditController],
-  providers: [AuditRepository, AuditService, ChangeRecorder],
+  providers: [AuditRepository, AuditLinker, AuditService, ChangeRecorder],
   exports: [AuditService, ChangeRecorder],
 })
 export class AuditModule {}

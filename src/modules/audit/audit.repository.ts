@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 
-import type { ChainedEvent, ChainLink } from 'src/modules/audit/audit-chain';
+import type { ChainedEvent, ChainLink, PendingEvent } from 'src/modules/audit/audit-chain';
 import type { AuditEventEntity } from 'src/modules/audit/audit-event.entity';
 
 export interface AuditFilter {
@@ -23,8 +23,8 @@ const COLUMNS = `id, sequence, occurred_at AS "occurredAt", actor_type AS "actor
   prev_hash AS "prevHash", hash`;
 
 /**
- * The audit tables in plain SQL: no entity metadata is needed, so the verify CLI runs on a bare DataSource,
- * and an append costs two statements.
+ * The audit tables in plain SQL: no entity metadata is needed, so the verify CLI runs on a bare DataSource;
+ * a mutation's audit event costs one INSERT, and linking a batch of them three statements.
  */
 @Injectable()
 export class AuditRepository {
@@ -38,7 +38,7 @@ export class AuditRepository {
     });
   }
 
-  /** Locks the chain head until the caller's transaction ends: appends are serialised on this row. */
+  /** Locks the chain head until the caller's transaction ends: linkers are serialised on this row. */
   async lockHead(tx: EntityManager): Promise<ChainLink> {
     const rows = await tx.query<{ sequence: string; hash: string }[]>(
       `SELECT sequence, hash FROM audit_chain_head FOR UPDATE`,
@@ -67,19 +67,14 @@ export class AuditRepository {
     return new Map(rows.map((row) => [Number(row.sequence), row.hash]));
   }
 
-  /** Inserts the event and moves the head to it, in one statement. The head must be locked. */
-  async append(tx: EntityManager, event: ChainedEvent): Promise<void> {
+  /** Writes an event in its mutation's transaction, to be linked into the chain after commit. */
+  async addPending(tx: EntityManager, event: PendingEvent): Promise<void> {
     await tx.query(
-      `WITH inserted AS (
-         INSERT INTO audit_events (id, sequence, occurred_at, actor_type, actor_id, actor_ip, user_agent,
-           request_id, action, target_type, target_id, changes, metadata, prev_hash, hash)
-         VALUES ($1, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14, $15)
-         RETURNING sequence, hash
-       )
-       UPDATE audit_chain_head SET sequence = inserted.sequence, hash = inserted.hash FROM inserted`,
+      `INSERT INTO audit_pending (id, occurred_at, actor_type, actor_id, actor_ip, user_agent, request_id,
+         action, target_type, target_id, changes, metadata)
+       VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb)`,
       [
         event.id,
-        event.sequence,
         event.occurredAt,
         event.actorType,
         event.actorId,
@@ -91,10 +86,103 @@ export class AuditRepository {
         event.targetId,
         event.changes === null ? null : JSON.stringify(event.changes),
         JSON.stringify(event.metadata),
-        event.prevHash,
-        event.hash,
       ],
     );
+  }
+
+  /**
+   * Takes up to `limit` committed pending events out of the waiting table, oldest position first, as
+   * stored (jsonb as PostgreSQL gives it back, so the hash is computed over what verify will read). The
+   * head must be locked: it is what makes this the only linker, so each event is taken exactly once.
+   */
+  async takePending(tx: EntityManager, limit: number): Promise<PendingEvent[]> {
+    // TypeORM answers a DELETE with [rows, count].
+    const [rows] = await tx.query<[Array<PendingEvent & { position: string; occurredAt: Date }>]>(
+      `DELETE FROM audit_pending WHERE position IN (
+         SELECT position FROM audit_pending ORDER BY position LIMIT $1
+       )
+       RETURNING position, id, occurred_at AS "occurredAt", actor_type AS "actorType",
+         actor_id AS "actorId", actor_ip AS "actorIp", user_agent AS "userAgent",
+         request_id AS "requestId", action, target_type AS "targetType", target_id AS "targetId",
+         changes, metadata`,
+      [limit],
+    );
+    // RETURNING keeps no order.
+    rows.sort((a, b) => Number(a.position) - Number(b.position));
+    return rows.map(({ position: _position, occurredAt, ...event }) => ({
+      ...event,
+      occurredAt: occurredAt.toISOString(),
+    }));
+  }
+
+  /** Appends linked events (consecutive from head + 1) and moves the head onto the last. Head locked. */
+  async appendLinked(tx: EntityManager, events: readonly ChainedEvent[]): Promise<void> {
+    const column = <K extends keyof ChainedEvent>(key: K) => events.map((event) => event[key]);
+    const last = events[events.length - 1];
+    // One statement; the head's guard checks at commit that the head is on an event of the chain.
+    await tx.query(
+      `WITH appended AS (
+         INSERT INTO audit_events (id, sequence, occurred_at, actor_type, actor_id, actor_ip, user_agent,
+           request_id, action, target_type, target_id, changes, metadata, prev_hash, hash)
+         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[],
+           $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::jsonb[],
+           $13::jsonb[], $14::text[], $15::text[])
+       )
+       UPDATE audit_chain_head SET sequence = $16, hash = $17`,
+      [
+        column('id'),
+        column('sequence'),
+        column('occurredAt'),
+        column('actorType'),
+        column('actorId'),
+        column('actorIp'),
+        column('userAgent'),
+        column('requestId'),
+        column('action'),
+        column('targetType'),
+        column('targetId'),
+        events.map((event) => (event.changes === null ? null : JSON.stringify(event.changes))),
+        events.map((event) => JSON.stringify(event.metadata)),
+        column('prevHash'),
+        column('hash'),
+        last.sequence,
+        last.hash,
+      ],
+    );
+  }
+
+  /** Whether any event waits to be linked (committed ones only: the caller's snapshot). */
+  async hasPending(): Promise<boolean> {
+    const [row] = await this.dataSource.query<{ waiting: boolean }[]>(
+      `SELECT EXISTS (SELECT 1 FROM audit_pending) AS waiting`,
+    );
+    return row.waiting;
+  }
+
+  /** How many events wait to be linked. */
+  async countPending(tx: EntityManager = this.dataSource.manager): Promise<number> {
+    const [row] = await tx.query<{ waiting: number }[]>(
+      `SELECT count(*)::int AS waiting FROM audit_pending`,
+    );
+    return row.waiting;
+  }
+
+  /** The events waiting to be linked and how long the oldest has waited, by the database's clock. */
+  async pendingBacklog(): Promise<{ events: number; oldestSeconds: number }> {
+    const [row] = await this.dataSource.query<{ events: number; oldest: number }[]>(
+      `SELECT count(*)::int AS events,
+         COALESCE(EXTRACT(EPOCH FROM now() - min(occurred_at)), 0)::float8 AS oldest
+       FROM audit_pending`,
+    );
+    return { events: row.events, oldestSeconds: Math.max(0, row.oldest) };
+  }
+
+  async findById(id: string): Promise<AuditEventEntity | null> {
+    const rows = await this.dataSource.query<AuditEventEntity[]>(
+      `SELECT ${COLUMNS} FROM audit_events WHERE id = $1`,
+      [id],
+    );
+    return rows[0] ?? null;
   }
 
   /** Up to `limit` events after `afterSequence`, oldest first. */

@@ -5,7 +5,6 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
 import {
-  chainHash,
   checkHead,
   checkLink,
   diffChanges,
@@ -13,7 +12,8 @@ import {
   redactSecrets,
   toJson,
 } from 'src/modules/audit/audit-chain';
-import type { AuditEventFields, ChainLink, JsonObject } from 'src/modules/audit/audit-chain';
+import type { ChainLink, JsonObject } from 'src/modules/audit/audit-chain';
+import { AuditLinker } from 'src/modules/audit/audit-linker';
 import type { AuditEventEntity } from 'src/modules/audit/audit-event.entity';
 import type {
   AuditEntry,
@@ -27,33 +27,31 @@ import { InvalidTimeRange } from 'src/modules/audit/audit.errors';
 import { AuditRepository } from 'src/modules/audit/audit.repository';
 import type { AuditFilter } from 'src/modules/audit/audit.repository';
 import type { Actor } from 'src/platform/auth/actor';
-import { Transactions } from 'src/platform/database/transaction';
+import { afterCommit, Transactions } from 'src/platform/database/transaction';
 import { decodeCursor, InvalidCursor, page } from 'src/platform/http/pagination';
 
 // Rows per query when verifying or exporting: memory stays flat however long the log is.
 const BATCH_SIZE = 1000;
 
-/** The tamper-evident audit log: every mutation and security event, hash-chained in commit order. */
+/** The tamper-evident audit log: every mutation and security event, hash-chained after commit. */
 @Injectable()
 export class AuditService {
   constructor(
     private readonly events: AuditRepository,
+    private readonly linker: AuditLinker,
     private readonly transactions: Transactions,
   ) {}
 
   /**
-   * Appends an event inside the caller's transaction (READ COMMITTED, the default). It locks the chain head
-   * until that transaction ends, so every other audited write waits for this one to commit: call it as the
-   * transaction's last statement. Rolled back with the caller, it leaves neither an event nor a gap.
+   * Writes an event in the caller's transaction, which must come from Transactions.run: rolled back with
+   * it, it leaves nothing; committed, it is linked into the chain right after (AuditLinker), and every read
+   * of the log links it first. It takes no lock, so audited writes wait neither for each other nor for the
+   * chain.
    */
-  async record(tx: EntityManager, actor: Actor, entry: AuditEntry): Promise<AuditEventDto> {
-    const changes = diffChanges(entry.before, entry.after);
-    const metadata = redactSecrets(toJson(entry.metadata ?? {})) as JsonObject;
-    const head = await this.events.lockHead(tx);
-    const fields: AuditEventFields = {
-      id: randomUUID(),
-      sequence: head.sequence + 1,
-      // Read under the lock, so times follow the sequence (as far as the clock does).
+  async record(tx: EntityManager, actor: Actor, entry: AuditEntry): Promise<string> {
+    const id = randomUUID();
+    await this.events.addPending(tx, {
+      id,
       occurredAt: new Date().toISOString(),
       actorType: actor.type,
       actorId: actor.id,
@@ -63,25 +61,29 @@ export class AuditService {
       action: entry.action,
       targetType: entry.targetType,
       targetId: entry.targetId,
-      changes,
-      metadata,
-    };
-    const event = { ...fields, prevHash: head.hash, hash: chainHash(head.hash, fields) };
-    await this.events.append(tx, event);
-    return event;
+      changes: diffChanges(entry.before, entry.after),
+      metadata: redactSecrets(toJson(entry.metadata ?? {})) as JsonObject,
+    });
+    afterCommit(tx, this.linker.afterCommit);
+    return id;
   }
 
-  /**
-   * For security events with no business change (a failed login, a denied permission): a transaction of
-   * its own. Never call it inside a transaction that already called record(): it would wait on that lock.
-   */
-  recordAlone(actor: Actor, entry: AuditEntry): Promise<AuditEventDto> {
+  /** For security events with no business change (a failed login, a denied permission). */
+  recordAlone(actor: Actor, entry: AuditEntry): Promise<string> {
     return this.transactions.run((tx) => this.record(tx, actor, entry));
+  }
+
+  /** One event of the chain by id, linking what waits first; null if there is none. */
+  async get(id: string): Promise<AuditEventDto | null> {
+    await this.linker.linkWaiting();
+    const row = await this.events.findById(id);
+    return row === null ? null : toAuditEventDto(row);
   }
 
   /** Newest first, `limit` per page; the cursor is the last sequence of the previous page. */
   async list(query: AuditEventQueryDto): Promise<AuditEventPageDto> {
     const filter = toFilter(query);
+    await this.linker.linkWaiting();
     const before = query.cursor === undefined ? undefined : sequenceOf(query.cursor);
     const rows = await this.events.findNewestFirst(filter, before, query.limit + 1);
     return page(rows, query.limit, toAuditEventDto, (row) => ({ sequence: row.sequence }));
@@ -89,22 +91,26 @@ export class AuditService {
 
   /** NDJSON, oldest first, read in batches as the consumer pulls. Filters are checked before any output. */
   export(query: AuditFilterDto): Readable {
-    return Readable.from(this.ndjson(toFilter(query)));
+    const filter = toFilter(query);
+    return Readable.from(this.ndjson(filter));
   }
 
   /**
-   * Recomputes the whole chain from one snapshot and checks the head table against its last event. Reports
-   * the first broken link, and how many events verified before it.
+   * Links what waits, then recomputes the whole chain from one snapshot and checks the head table against
+   * its last event. Reports the first broken link, and how many events verified before it; `pending`
+   * counts events committed since, not yet linked.
    */
-  verify(): Promise<AuditVerifyResult> {
+  async verify(): Promise<AuditVerifyResult> {
+    await this.linker.linkWaiting();
     return this.events.snapshot(async (tx): Promise<AuditVerifyResult> => {
+      const pending = await this.events.countPending(tx);
       let last: ChainLink = { sequence: 0, hash: GENESIS_HASH };
       let checked = 0;
       for await (const batch of this.batches({}, tx)) {
         for (const event of batch) {
           const broken = checkLink(last, event);
           if (broken !== null) {
-            return { ok: false, checked, brokenAt: broken };
+            return { ok: false, checked, pending, brokenAt: broken };
           }
           last = { sequence: event.sequence, hash: event.hash };
           checked += 1;
@@ -112,16 +118,25 @@ export class AuditService {
       }
       const broken = checkHead(last, await this.events.getHead(tx));
       if (broken !== null) {
-        return { ok: false, checked, brokenAt: broken };
+        return { ok: false, checked, pending, brokenAt: broken };
       }
-      return { ok: true, checked, head: checked === 0 ? null : last };
+      return { ok: true, checked, pending, head: checked === 0 ? null : last };
     });
   }
 
-  /** The chain head as committed now: the last event's sequence and hash (0 and zeros when empty). */
+  /** The chain head, with every committed event linked: the last event's sequence and hash. */
   async head(): Promise<ChainLink> {
+    await this.linker.linkWaiting();
     const head = await this.events.snapshot((tx) => this.events.getHead(tx));
     return head ?? { sequence: 0, hash: GENESIS_HASH };
+  }
+
+  /**
+   * Events committed but not yet linked into the chain, without linking them: normally a fraction of a
+   * second's worth; a backlog that ages means no instance manages to link.
+   */
+  pending(): Promise<{ events: number; oldestSeconds: number }> {
+    return this.events.pendingBacklog();
   }
 
   /** Stored hashes by sequence, for checking signed checkpoints against the chain. */
@@ -130,6 +145,7 @@ export class AuditService {
   }
 
   private async *ndjson(filter: AuditFilter): AsyncGenerator<string> {
+    await this.linker.linkWaiting();
     for await (const batch of this.batches(filter)) {
       yield batch.map((event) => `${JSON.stringify(event)}\n`).join('');
     }

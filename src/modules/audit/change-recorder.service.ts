@@ -30,9 +30,8 @@ export class ChangeRecorder {
   ) {}
 
   /**
-   * The events first, the audit row last: it locks the audit chain head until the transaction ends (see
-   * AuditService.record), so call this as the transaction's last write. Rolled back with the caller, it
-   * leaves neither.
+   * The events and the audit row, in `tx` (from Transactions.run): rolled back with the caller, it leaves
+   * neither; committed, the audit row is linked into the chain before run() returns (AuditService.record).
    */
   async record(tx: EntityManager, actor: Actor, change: Change): Promise<void> {
     const { event, ...entry } = change;

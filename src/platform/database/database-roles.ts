@@ -23,11 +23,13 @@ const ROW_PRIVILEGES = 'SELECT, INSERT, UPDATE, DELETE';
 /**
  * What the runtime role must not do to particular tables, although it may to the others. TRUNCATE is on
  * no table's grant list, so it is refused everywhere. The audit log is append-only; its chain head only
- * ever advances (UPDATE); the migration history is the owner's.
+ * ever advances (UPDATE); events waiting for the chain are inserted, then moved into it (DELETE), never
+ * changed; the migration history is the owner's.
  */
 export const RUNTIME_WITHHELD: Readonly<Record<string, readonly string[]>> = {
   audit_events: ['UPDATE', 'DELETE', 'TRUNCATE'],
   audit_chain_head: ['INSERT', 'DELETE', 'TRUNCATE'],
+  audit_pending: ['UPDATE', 'TRUNCATE'],
   audit_checkpoints: ['UPDATE', 'DELETE', 'TRUNCATE'],
   migrations: ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'],
 };

@@ -44,6 +44,7 @@ describe('admins (real PostgreSQL)', () => {
   });
 
   async function auditActions(targetId: string): Promise<string[]> {
+    await ctx.linkAudit();
     const rows = await ctx.dataSource.query<{ action: string }[]>(
       `SELECT action FROM audit_events WHERE target_id = $1 ORDER BY sequence`,
       [targetId],

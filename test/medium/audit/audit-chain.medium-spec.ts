@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 
 import { chainHash, GENESIS_HASH } from 'src/modules/audit/audit-chain';
-import type { AuditEntry } from 'src/modules/audit/audit.dto';
+import type { AuditEntry, AuditEventDto } from 'src/modules/audit/audit.dto';
 import { AuditModule } from 'src/modules/audit/audit.module';
 import { AuditService } from 'src/modules/audit/audit.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { systemActor } from 'src/platform/auth/actor';
 import { Permission } from 'src/platform/auth/permission';
+import { Transactions } from 'src/platform/database/transaction';
 import { newMediumContext } from 'test/medium/medium-context';
 import type { MediumContext } from 'test/medium/medium-context';
 import { queryAs } from 'test/support/test-database';
@@ -53,6 +54,10 @@ describe('audit chain (real PostgreSQL)', () => {
     await ctx.close();
   });
 
+  /** Records in a transaction of its own; the event as chained. */
+  const chained = async (actor: Actor, e: AuditEntry): Promise<AuditEventDto> =>
+    (await audit.get(await audit.recordAlone(actor, e)))!;
+
   const rows = (where = 'TRUE', params: unknown[] = []) =>
     ctx.dataSource.query<StoredRow[]>(
       `SELECT * FROM audit_events WHERE ${where} ORDER BY sequence`,
@@ -68,9 +73,7 @@ describe('audit chain (real PostgreSQL)', () => {
   it('chains events from the genesis hash, stores who did it, and verifies', async () => {
     const events = [];
     for (const action of ['license.created', 'license.suspended', 'license.reinstated']) {
-      events.push(
-        await ctx.dataSource.transaction((tx) => audit.record(tx, admin, entry({ action }))),
-      );
+      events.push(await chained(admin, entry({ action })));
     }
 
     expect(events.map((e) => e.sequence)).toEqual([1, 2, 3]);
@@ -93,12 +96,13 @@ describe('audit chain (real PostgreSQL)', () => {
     await expect(audit.verify()).resolves.toEqual({
       ok: true,
       checked: 3,
+      pending: 0,
       head: { sequence: 3, hash: events[2].hash },
     });
   });
 
   it('records a security event in a transaction of its own', async () => {
-    const event = await audit.recordAlone(
+    const event = await chained(
       { type: 'anonymous', id: null, permissions: new Set(), ip: '198.51.100.1' },
       entry({
         action: 'auth.login-failed',
@@ -123,41 +127,100 @@ describe('audit chain (real PostgreSQL)', () => {
     const before = await head();
     const targetId = randomUUID();
     await expect(
-      ctx.dataSource.transaction(async (tx) => {
+      ctx.get(Transactions).run(async (tx) => {
         await audit.record(tx, admin, entry({ targetId }));
         throw new Error('the business change failed at commit time');
       }),
     ).rejects.toThrow('the business change failed');
 
     expect(await rows('target_id = $1', [targetId])).toEqual([]);
+    await expect(
+      ctx.dataSource.query(`SELECT id FROM audit_pending WHERE target_id = $1`, [targetId]),
+    ).resolves.toEqual([]);
     await expect(head()).resolves.toEqual(before);
-    const next = await audit.recordAlone(systemActor(), entry());
+    const next = await chained(systemActor(), entry());
     expect(next.sequence).toBe(Number(before.sequence) + 1);
     expect(next.prevHash).toBe(before.hash);
     await expect(audit.verify()).resolves.toMatchObject({ ok: true });
   });
 
-  it('stores only the changed fields, with secrets redacted at any depth', async () => {
-    const event = await ctx.dataSource.transaction((tx) =>
-      audit.record(tx, admin, {
-        action: 'admin.updated',
-        targetType: 'admin',
-        targetId: randomUUID(),
-        before: {
-          name: 'Ada',
-          email: 'ada@example.com',
-          passwordHash: '$argon2id$old',
-          mfa: { totpSecret: 'OLDSECRET', enabled: false },
-        },
-        after: {
-          name: 'Ada L.',
-          email: 'ada@example.com',
-          passwordHash: '$argon2id$new',
-          mfa: { totpSecret: 'NEWSECRET', enabled: true },
-        },
-        metadata: { refreshToken: 'rt_live', sessionsRevoked: 2 },
-      }),
+  it('links a committed event by itself, without a reader, and one a dead process left by the sweep', async () => {
+    const linked = async (id: string) => {
+      for (let waited = 0; waited <= 5000; waited += 50) {
+        const rows = await ctx.dataSource.query(`SELECT 1 FROM audit_events WHERE id = $1`, [id]);
+        if (rows.length === 1) {
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`event ${id} was not linked within 5 s`);
+    };
+    await linked(await audit.recordAlone(admin, entry()));
+    // What a process that died between its commit and its link leaves: a pending row and no hook to link
+    // it; only the sweep (every second) can.
+    const orphan = randomUUID();
+    await ctx.dataSource.query(
+      `INSERT INTO audit_pending (id, occurred_at, actor_type, action, target_type)
+       VALUES ($1, now(), 'system', 'license.expired', 'license')`,
+      [orphan],
     );
+    await linked(orphan);
+    await expect(audit.pending()).resolves.toEqual({ events: 0, oldestSeconds: 0 });
+    await expect(audit.verify()).resolves.toMatchObject({ ok: true, pending: 0 });
+  });
+
+  it('keeps an event waiting, and loses nothing, while linking fails; links it once linking works', async () => {
+    const before = await head();
+    // The chain's insert fails for one action, as a full disk would: every link rolls back.
+    await queryAs(ctx.databaseUrl, 'owner', [
+      [
+        `CREATE FUNCTION test_refuse_link() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'injected failure: link'; END $$`,
+      ],
+      [
+        `CREATE TRIGGER test_refuse_link BEFORE INSERT ON audit_events FOR EACH ROW
+         WHEN (NEW.action = 'license.revoked') EXECUTE FUNCTION test_refuse_link()`,
+      ],
+    ]);
+    let id = '';
+    try {
+      id = await audit.recordAlone(admin, entry({ action: 'license.revoked' }));
+      await expect(audit.verify()).rejects.toThrow('injected failure: link');
+      await expect(audit.pending()).resolves.toMatchObject({ events: 1 });
+      await expect(head()).resolves.toEqual(before);
+    } finally {
+      await queryAs(ctx.databaseUrl, 'owner', [
+        ['DROP TRIGGER test_refuse_link ON audit_events'],
+        ['DROP FUNCTION test_refuse_link()'],
+      ]);
+    }
+    await expect(audit.get(id)).resolves.toMatchObject({
+      action: 'license.revoked',
+      sequence: Number(before.sequence) + 1,
+      prevHash: before.hash,
+    });
+    await expect(audit.verify()).resolves.toMatchObject({ ok: true, pending: 0 });
+  });
+
+  it('stores only the changed fields, with secrets redacted at any depth', async () => {
+    const event = await chained(admin, {
+      action: 'admin.updated',
+      targetType: 'admin',
+      targetId: randomUUID(),
+      before: {
+        name: 'Ada',
+        email: 'ada@example.com',
+        passwordHash: '$argon2id$old',
+        mfa: { totpSecret: 'OLDSECRET', enabled: false },
+      },
+      after: {
+        name: 'Ada L.',
+        email: 'ada@example.com',
+        passwordHash: '$argon2id$new',
+        mfa: { totpSecret: 'NEWSECRET', enabled: true },
+      },
+      metadata: { refreshToken: 'rt_live', sessionsRevoked: 2 },
+    });
     const [stored] = await rows('id = $1', [event.id]);
     expect(stored.changes).toEqual({
       before: {
@@ -222,11 +285,15 @@ describe('audit chain (real PostgreSQL)', () => {
         `INSERT INTO audit_chain_head (singleton, sequence, hash) VALUES (false, 0, repeat('0', 64))`,
         'INSERT is not allowed',
       ],
-      ['a rewind', `UPDATE audit_chain_head SET sequence = 0`, 'advances one event at a time'],
+      [
+        'a rewind',
+        `UPDATE audit_chain_head SET sequence = 0`,
+        'only moves forward, onto a chained event',
+      ],
       [
         'a hash rewrite',
         `UPDATE audit_chain_head SET hash = repeat('a', 64)`,
-        'advances one event at a time',
+        'only moves forward, onto a chained event',
       ],
     ])('rejects %s on audit_chain_head', async (operation, sql, message) => {
       const before = await head();

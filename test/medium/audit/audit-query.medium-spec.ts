@@ -11,6 +11,7 @@ import type { AuditEntry, AuditEventDto, AuditEventQueryDto } from 'src/modules/
 import { AuditModule } from 'src/modules/audit/audit.module';
 import { AuditService } from 'src/modules/audit/audit.service';
 import type { Actor } from 'src/platform/auth/actor';
+import { Transactions } from 'src/platform/database/transaction';
 import { ProblemFilter } from 'src/platform/errors/problem.filter';
 import { newMediumContext } from 'test/medium/medium-context';
 import type { MediumContext } from 'test/medium/medium-context';
@@ -49,7 +50,9 @@ describe('audit queries and export (real PostgreSQL)', () => {
     await app.close();
   });
 
-  const record = (actor: Actor, entry: AuditEntry) => audit.recordAlone(actor, entry);
+  /** Records in a transaction of its own; the event as chained. */
+  const record = async (actor: Actor, entry: AuditEntry): Promise<AuditEventDto> =>
+    (await audit.get(await audit.recordAlone(actor, entry)))!;
   const get = (url: string) => app.inject({ method: 'GET', url });
 
   it('filters by actor, action and target, newest first', async () => {
@@ -144,7 +147,7 @@ describe('audit queries and export (real PostgreSQL)', () => {
   it('exports matching events as NDJSON, oldest first, across batches, verifiable offline', async () => {
     const actor = apiKeyActor();
     const total = 1_205; // more than one batch of 1000
-    await ctx.dataSource.transaction(async (tx) => {
+    await ctx.get(Transactions).run(async (tx) => {
       for (let n = 0; n < total; n += 1) {
         await audit.record(tx, actor, {
           action: 'machine.activated',

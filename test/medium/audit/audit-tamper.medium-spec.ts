@@ -26,15 +26,14 @@ describe('audit verification of a tampered chain (real PostgreSQL)', () => {
     audit = ctx.get(AuditService);
     events = [];
     for (let n = 1; n <= EVENTS; n += 1) {
-      events.push(
-        await audit.recordAlone(systemActor(), {
-          action: 'license.renewed',
-          targetType: 'license',
-          targetId: randomUUID(),
-          before: { expiresAt: `202${n}-01-01T00:00:00.000Z` },
-          after: { expiresAt: `202${n + 1}-01-01T00:00:00.000Z` },
-        }),
-      );
+      const id = await audit.recordAlone(systemActor(), {
+        action: 'license.renewed',
+        targetType: 'license',
+        targetId: randomUUID(),
+        before: { expiresAt: `202${n}-01-01T00:00:00.000Z` },
+        after: { expiresAt: `202${n + 1}-01-01T00:00:00.000Z` },
+      });
+      events.push((await audit.get(id))!);
     }
     await expect(audit.verify()).resolves.toMatchObject({ ok: true, checked: EVENTS });
   });
@@ -58,6 +57,7 @@ describe('audit verification of a tampered chain (real PostgreSQL)', () => {
     await expect(audit.verify()).resolves.toEqual({
       ok: false,
       checked: 2,
+      pending: 0,
       brokenAt: { sequence: 3, reason: 'hash mismatch' },
     });
   });
@@ -70,6 +70,7 @@ describe('audit verification of a tampered chain (real PostgreSQL)', () => {
     await expect(audit.verify()).resolves.toEqual({
       ok: false,
       checked: 1,
+      pending: 0,
       brokenAt: { sequence: 2, reason: 'hash mismatch' },
     });
   });
@@ -79,6 +80,7 @@ describe('audit verification of a tampered chain (real PostgreSQL)', () => {
     await expect(audit.verify()).resolves.toEqual({
       ok: false,
       checked: 2,
+      pending: 0,
       brokenAt: { sequence: 3, reason: 'sequence gap' },
     });
   });
@@ -88,6 +90,7 @@ describe('audit verification of a tampered chain (real PostgreSQL)', () => {
     await expect(audit.verify()).resolves.toEqual({
       ok: false,
       checked: EVENTS - 1,
+      pending: 0,
       brokenAt: { sequence: EVENTS, reason: 'sequence gap' },
     });
   });
@@ -101,6 +104,7 @@ describe('audit verification of a tampered chain (real PostgreSQL)', () => {
     await expect(audit.verify()).resolves.toEqual({
       ok: false,
       checked: 3,
+      pending: 0,
       brokenAt: { sequence: 4, reason: 'prev_hash mismatch' },
     });
   });
@@ -121,6 +125,7 @@ describe('audit verification of a tampered chain (real PostgreSQL)', () => {
     await expect(audit.verify()).resolves.toEqual({
       ok: false,
       checked: EVENTS,
+      pending: 0,
       brokenAt: { sequence: EVENTS, reason: 'head mismatch' },
     });
   });
@@ -151,6 +156,7 @@ describe('audit verification of a tampered chain (real PostgreSQL)', () => {
     await expect(audit.verify()).resolves.toEqual({
       ok: false,
       checked: EVENTS + 1,
+      pending: 0,
       brokenAt: { sequence: EVENTS + 1, reason: 'head mismatch' },
     });
   });

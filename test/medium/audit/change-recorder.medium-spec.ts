@@ -31,11 +31,13 @@ describe('ChangeRecorder (real PostgreSQL)', () => {
        WHERE aggregate_id = $1 ORDER BY sequence`,
       [aggregateId],
     );
-  const auditOf = (targetId: string) =>
-    ctx.dataSource.query<{ action: string; target_type: string; changes: unknown }[]>(
+  const auditOf = async (targetId: string) => {
+    await ctx.linkAudit();
+    return ctx.dataSource.query<{ action: string; target_type: string; changes: unknown }[]>(
       `SELECT action, target_type, changes FROM audit_events WHERE target_id = $1 ORDER BY sequence`,
       [targetId],
     );
+  };
 
   it("writes the event as the action, in the target's stream, and the audit row, in one transaction", async () => {
     const id = randomUUID();

@@ -61,6 +61,7 @@ export async function eventsOf(ctx: MediumContext, id: string): Promise<Recorded
     `SELECT type FROM outbox_events WHERE aggregate_id = $1 ORDER BY sequence`,
     [id],
   );
+  await ctx.linkAudit();
   const audit = await ctx.dataSource.query<{ action: string }[]>(
     `SELECT action FROM audit_events WHERE target_id = $1 ORDER BY sequence`,
     [id],
@@ -70,6 +71,7 @@ export async function eventsOf(ctx: MediumContext, id: string): Promise<Recorded
 
 /** How many outbox and audit rows exist in all: a failed mutation must not change either. */
 export async function eventCounts(ctx: MediumContext): Promise<{ outbox: number; audit: number }> {
+  await ctx.linkAudit();
   const [row] = await ctx.dataSource.query<{ outbox: string; audit: string }[]>(
     `SELECT (SELECT count(*) FROM outbox_events) AS outbox, (SELECT count(*) FROM audit_events) AS audit`,
   );

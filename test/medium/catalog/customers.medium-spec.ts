@@ -197,6 +197,7 @@ describe('customers (real PostgreSQL)', () => {
       [customer.id],
     );
     expect(row).toMatchObject({ name: ERASED_NAME, email: null, external_id: null, metadata: {} });
+    await ctx.linkAudit();
     const audit = await ctx.dataSource.query<{ event: string }[]>(
       `SELECT row_to_json(a)::text AS event FROM audit_events a WHERE target_id = $1`,
       [customer.id],
@@ -215,6 +216,7 @@ describe('customers (real PostgreSQL)', () => {
       }
       expect(text).not.toContain(t);
     }
+    await ctx.linkAudit();
     const [erasure] = await ctx.dataSource.query<{ changes: unknown; metadata: unknown }[]>(
       `SELECT changes, metadata FROM audit_events WHERE target_id = $1 AND action = 'customer.erased'`,
       [customer.id],

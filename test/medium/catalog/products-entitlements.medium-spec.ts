@@ -66,6 +66,7 @@ describe('products and entitlements (real PostgreSQL)', () => {
         outbox: ['product.created', 'product.updated', 'product.deleted'],
         audit: ['product.created', 'product.updated', 'product.deleted'],
       });
+      await ctx.linkAudit();
       const [change] = await ctx.dataSource.query<{ changes: unknown }[]>(
         `SELECT changes FROM audit_events WHERE target_id = $1 AND action = 'product.updated'`,
         [created.id],

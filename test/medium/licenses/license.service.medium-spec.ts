@@ -39,6 +39,7 @@ describe('LicenseService (real PostgreSQL)', () => {
   }
 
   async function auditOf(id: string, action: string) {
+    await ctx.linkAudit();
     const [event] = await ctx.dataSource.query<
       { actor_id: string; changes: Record<string, unknown>; metadata: Record<string, unknown> }[]
     >(`SELECT actor_id, changes, metadata FROM audit_events WHERE target_id = $1 AND action = $2`, [
@@ -93,6 +94,7 @@ describe('LicenseService (real PostgreSQL)', () => {
         outbox: ['license.created'],
         audit: ['license.created'],
       });
+      await ctx.linkAudit();
       const [{ text }] = await ctx.dataSource.query<{ text: string }[]>(
         `SELECT (SELECT string_agg(data::text, ' ') FROM outbox_events WHERE aggregate_id = $1::uuid) ||
                 (SELECT string_agg(row_to_json(a)::text, ' ') FROM audit_events a WHERE target_id = $2) AS text`,
@@ -663,6 +665,7 @@ describe('LicenseService (real PostgreSQL)', () => {
         'license.usage-reset',
       ];
       expect(await eventsOf(ctx, license.id)).toEqual({ outbox: events, audit: events });
+      await ctx.linkAudit();
       const [first] = await ctx.dataSource.query<{ metadata: unknown }[]>(
         `SELECT metadata FROM audit_events WHERE target_id = $1 AND action = 'license.usage-incremented'
          ORDER BY sequence LIMIT 1`,

@@ -47,6 +47,7 @@ describe('culling dead machines (real PostgreSQL)', () => {
 
   /** The latest audit sequence: what a job writes afterwards has a higher one. */
   async function auditHead(): Promise<number> {
+    await ctx.linkAudit();
     const [{ head }] = await ctx.dataSource.query<{ head: string }[]>(
       `SELECT COALESCE(max(sequence), 0) AS head FROM audit_events`,
     );
@@ -54,6 +55,7 @@ describe('culling dead machines (real PostgreSQL)', () => {
   }
 
   async function cullAuditsAfter(sequence: number) {
+    await ctx.linkAudit();
     return ctx.dataSource.query<
       {
         actor_type: string;

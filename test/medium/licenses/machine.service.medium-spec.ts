@@ -358,12 +358,14 @@ describe('MachineService (real PostgreSQL)', () => {
     it('makes a heartbeat wait for a deactivation in progress, then answers MACHINE_NOT_FOUND and records nothing', async () => {
       const { license } = await ctx.newLicense({ policy: { floating: true } });
       const [id] = await ctx.newMachines(license.id, 1);
-      // Holding the audit chain head stops the deactivation after it has deleted the row, before it commits.
+      // Holding off audit inserts stops the deactivation after it has deleted the row, before it commits.
+      // Linking first leaves no link pass to wait on the gate as well.
+      await ctx.linkAudit();
       const gate = ctx.dataSource.createQueryRunner();
       await gate.connect();
       await gate.startTransaction();
       try {
-        await gate.query(`SELECT 1 FROM audit_chain_head FOR UPDATE`);
+        await gate.query(`LOCK TABLE audit_pending IN SHARE MODE`);
         const deactivation = machines.deactivate(ctx.actor, id);
         await sessionsWaitingForLocks(1);
         const beat = machines.heartbeat(ctx.actor, id);
@@ -519,6 +521,7 @@ describe('MachineService (real PostgreSQL)', () => {
         lastHeartbeatAt: ctx.clock.now().toISOString(),
       });
 
+      await ctx.linkAudit();
       const audit = await ctx.dataSource.query<
         { action: string; actor_type: string; actor_id: string | null; actor_ip: string }[]
       >(

@@ -101,6 +101,21 @@ describe('the runtime database role', () => {
       /permission denied for table audit_checkpoints/,
     ],
     [
+      'rewrite an event waiting to be linked',
+      `UPDATE audit_pending SET action = 'forged'`,
+      /permission denied for table audit_pending/,
+    ],
+    [
+      'move the chain head back',
+      'UPDATE audit_chain_head SET sequence = 0',
+      /audit_chain_head only moves forward/,
+    ],
+    [
+      'move the chain head past its events',
+      `UPDATE audit_chain_head SET sequence = 7, hash = repeat('7', 64)`,
+      /onto a chained event: no event 7 with its hash/,
+    ],
+    [
       'reset the chain head',
       'DELETE FROM audit_chain_head',
       /permission denied for table audit_chain_head/,
@@ -129,10 +144,17 @@ describe('the runtime database role', () => {
   });
 
   it('does what the application does: rows, sequences, LISTEN/NOTIFY and advisory locks', async () => {
+    // A mutation writes its event to audit_pending; a link takes it and moves the head onto the chain.
     await runtime.query(
-      `UPDATE audit_chain_head SET sequence = sequence + 1, hash = repeat('2', 64)`,
+      `INSERT INTO audit_pending (id, occurred_at, actor_type, action, target_type)
+       VALUES ($1, now(), 'system', 'test.waiting', 'test')`,
+      [randomUUID()],
     );
     await runtime.query(`SELECT sequence FROM audit_chain_head FOR UPDATE`);
+    await expect(
+      runtime.query(`DELETE FROM audit_pending RETURNING action`),
+    ).resolves.toMatchObject({ rows: [{ action: 'test.waiting' }] });
+    await runtime.query(`UPDATE audit_chain_head SET sequence = 1, hash = repeat('1', 64)`);
     await runtime.query(`DELETE FROM outbox_events WHERE false`);
     await runtime.query(`SELECT last_value FROM migrations_id_seq`);
     await runtime.query(`SELECT name FROM migrations LIMIT 1`);

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 
 import { ConfigModule } from 'src/config/config.module';
 import { AuditModule } from 'src/modules/audit/audit.module';
+import { AuditLinker } from 'src/modules/audit/audit-linker';
 import { SIGNER } from 'src/modules/signing/signer';
 import type { Signer } from 'src/modules/signing/signer';
 import { SigningKeyOrphanService } from 'src/modules/signing/signing-key-orphans.service';
@@ -33,6 +34,8 @@ interface SigningInstance {
   readonly orphans: SigningKeyOrphanService;
   readonly signer: Signer;
   query<T = unknown>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Links committed audit events into the chain, as readers of the log do: before reading it by SQL. */
+  linkAudit(): Promise<void>;
 }
 
 // The scheduled checkpoint would add audit rows the tests do not expect.
@@ -88,6 +91,7 @@ async function bootSigning(
     orphans: module.get(SigningKeyOrphanService),
     signer: module.get<Signer>(SIGNER),
     query: (text, params) => module.get(DataSource).query(text, params),
+    linkAudit: () => module.get(AuditLinker).linkWaiting(),
   };
 }
 
@@ -167,12 +171,12 @@ describeHsm('signing key creation against SoftHSM2: no key without a row', () =>
     // The audit row is written after the key's row, in the same transaction.
     const restore = await failInserts(
       instance.url,
-      'audit_events',
+      'audit_pending',
       `NEW.action = 'signing-key.created'`,
     );
     try {
       await expect(instance.signing.generate(systemActor(), 'audit', 'ES256')).rejects.toThrow(
-        'injected failure: insert into audit_events',
+        'injected failure: insert into audit_pending',
       );
     } finally {
       await restore();
@@ -202,6 +206,7 @@ describeHsm('signing key creation against SoftHSM2: no key without a row', () =>
     // of another application in the same token.
     hsmObjects(token, 'generate', 'tessera-license-20260101-0rphan01', 'license-20260101-0rphan01');
     hsmObjects(token, 'generate', 'other-app-key', 'other-app-key');
+    await instance.linkAudit();
     const auditsBefore = await instance.query(`SELECT id FROM audit_events`);
 
     const listed = await instance.orphans.sweep(systemActor(), { delete: false });
@@ -216,11 +221,13 @@ describeHsm('signing key creation against SoftHSM2: no key without a row', () =>
     expect(labelsIn(tokenObjects())).toEqual(
       [...ring, 'other-app-key', 'tessera-license-20260101-0rphan01'].sort(),
     );
+    await instance.linkAudit();
     expect(await instance.query(`SELECT id FROM audit_events`)).toEqual(auditsBefore);
 
     const deleted = await instance.orphans.sweep(systemActor(), { delete: true });
     expect(deleted).toEqual([{ ...listed[0], deleted: true }]);
     expect(labelsIn(tokenObjects())).toEqual([...ring, 'other-app-key'].sort());
+    await instance.linkAudit();
     const audit = await instance.query<{ action: string; actor_type: string; metadata: unknown }>(
       `SELECT action, actor_type, metadata FROM audit_events ORDER BY sequence DESC LIMIT 1`,
     );
@@ -256,13 +263,14 @@ describeHsm('signing key creation against SoftHSM2: no key without a row', () =>
   });
 
   it('waits for a key creation in flight instead of taking its key for an orphan', async () => {
-    // Holding the audit chain head stops the creation after the HSM generated the key and its row was
-    // inserted, before it commits.
+    // Holding off audit inserts stops the creation after the HSM generated the key and its row was
+    // inserted, before it commits. Linking first leaves no link pass to wait on the gate as well.
+    await instance.linkAudit();
     const gate = new Client({ connectionString: instance.url });
     await gate.connect();
     try {
       await gate.query(`BEGIN`);
-      await gate.query(`SELECT 1 FROM audit_chain_head FOR UPDATE`);
+      await gate.query(`LOCK TABLE audit_pending IN SHARE MODE`);
       const creation = instance.signing.generate(systemActor(), 'license');
       await sessionsWaitingForLocks(instance.query, 1);
       const sweep = instance.orphans.sweep(systemActor(), { delete: true });

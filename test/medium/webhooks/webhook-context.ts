@@ -5,6 +5,7 @@ import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 
+import { AuditLinker } from 'src/modules/audit/audit-linker';
 import type { AppConfig } from 'src/config/app-config';
 import { ConfigModule } from 'src/config/config.module';
 import { AuditModule } from 'src/modules/audit/audit.module';
@@ -45,6 +46,8 @@ export interface WebhookContext {
   newEndpoint(input: CreateWebhookEndpointDto): Promise<{ id: string; secret: string }>;
   /** Commits one outbox event (as any mutation does); returns its id. */
   commitEvent(type?: string, aggregateId?: string): Promise<string>;
+  /** Links committed audit events into the chain, as readers of the log do: before reading it by SQL. */
+  linkAudit(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -107,6 +110,7 @@ export async function newWebhookContext(
     worker: module.get(WebhookDeliveryWorker, { strict: false }),
     endpoints,
     queue: module.get(WebhookQueueRepository, { strict: false }),
+    linkAudit: () => module.get(AuditLinker, { strict: false }).linkWaiting(),
     newEndpoint: async (input) => {
       const created = await endpoints.create(ownerActor(), input);
       return { id: created.id, secret: created.secret };

@@ -45,6 +45,7 @@ describe('webhook endpoint events', () => {
       expect(data).toMatchObject({ id, urlOrigin: 'https://hooks.chat.example:8443' });
       expect(data).not.toHaveProperty('url');
     }
+    await ctx.linkAudit();
     const audit = await ctx.dataSource.query<Array<{ action: string; entry: string }>>(
       `SELECT action, json_build_array(changes, metadata)::text AS entry FROM audit_events
        WHERE target_id = $1`,

@@ -1312,7 +1312,7 @@ export type components = {
             /** @description hash of the previous event; 64 zeros for the first */
             prevHash: string;
             requestId: string | null;
-            /** @description Gapless from 1, in commit order */
+            /** @description Gapless from 1, in the order events were linked into the chain: an event committed before another's transaction began has the lower sequence */
             sequence: number;
             targetId: string | null;
             /** @example license */
@@ -1332,6 +1332,8 @@ export type components = {
             /** @description When ok: the last event; null for an empty log */
             head?: components["schemas"]["AuditChainLinkDto"] | null;
             ok: boolean;
+            /** @description Events committed after the check began, not yet linked into the chain (they are linked within a second) */
+            pending: number;
         };
         ChangePasswordDto: {
             currentPassword: string;
