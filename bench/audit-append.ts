@@ -101,15 +101,15 @@ async function main(): Promise<void> {
     const chainedUntilLinked = async (label: string, runSeconds: number): Promise<Result> => {
       let backlog = 0;
       const sampler = setInterval(() => {
-        events.countPending().then(
-          (n) => (backlog = Math.max(backlog, n)),
+        events.pendingBacklog().then(
+          ({ events: n }) => (backlog = Math.max(backlog, n)),
           () => undefined,
         );
       }, 100);
       const written = await run(label, chained, writers, runSeconds);
       clearInterval(sampler);
       const drainStarted = performance.now();
-      const left = await events.countPending();
+      const { events: left } = await events.pendingBacklog();
       await audit.head(); // links everything committed
       const drainSeconds = (performance.now() - drainStarted) / 1000;
       return {

@@ -20,9 +20,9 @@ const LINGER_MS = 100;
  * mutation writes its event to audit_pending in its own transaction and takes no lock; once that
  * transaction has committed, Transactions.run calls `afterCommit`, which starts a link without making the
  * mutation wait. A link takes every event committed so far, in one short transaction that holds the chain
- * head, so the chain grows in batches at the rate events commit. Readers (list, export, verify, head) on any
- * instance link what waits before they read, so a caller always reads its own events; the sweep links what
- * a process left when it died between its commit and its link.
+ * head, so the chain grows in batches at the rate events commit. Readers (get, list, export, verify,
+ * head) on any instance link what waits before they read, so a caller always reads its own events; the
+ * sweep links what a process left when it died between its commit and its link.
  */
 @Injectable()
 export class AuditLinker implements OnModuleInit, OnModuleDestroy {

@@ -159,17 +159,11 @@ export class AuditRepository {
     return row.waiting;
   }
 
-  /** How many events wait to be linked. */
-  async countPending(tx: EntityManager = this.dataSource.manager): Promise<number> {
-    const [row] = await tx.query<{ waiting: number }[]>(
-      `SELECT count(*)::int AS waiting FROM audit_pending`,
-    );
-    return row.waiting;
-  }
-
   /** The events waiting to be linked and how long the oldest has waited, by the database's clock. */
-  async pendingBacklog(): Promise<{ events: number; oldestSeconds: number }> {
-    const [row] = await this.dataSource.query<{ events: number; oldest: number }[]>(
+  async pendingBacklog(
+    tx: EntityManager = this.dataSource.manager,
+  ): Promise<{ events: number; oldestSeconds: number }> {
+    const [row] = await tx.query<{ events: number; oldest: number }[]>(
       `SELECT count(*)::int AS events,
          COALESCE(EXTRACT(EPOCH FROM now() - min(occurred_at)), 0)::float8 AS oldest
        FROM audit_pending`,

@@ -91,8 +91,7 @@ export class AuditService {
 
   /** NDJSON, oldest first, read in batches as the consumer pulls. Filters are checked before any output. */
   export(query: AuditFilterDto): Readable {
-    const filter = toFilter(query);
-    return Readable.from(this.ndjson(filter));
+    return Readable.from(this.ndjson(toFilter(query)));
   }
 
   /**
@@ -103,7 +102,7 @@ export class AuditService {
   async verify(): Promise<AuditVerifyResult> {
     await this.linker.linkWaiting();
     return this.events.snapshot(async (tx): Promise<AuditVerifyResult> => {
-      const pending = await this.events.countPending(tx);
+      const { events: pending } = await this.events.pendingBacklog(tx);
       let last: ChainLink = { sequence: 0, hash: GENESIS_HASH };
       let checked = 0;
       for await (const batch of this.batches({}, tx)) {

@@ -31,7 +31,7 @@ export class ChangeRecorder {
 
   /**
    * The events and the audit row, in `tx` (from Transactions.run): rolled back with the caller, it leaves
-   * neither; committed, the audit row is linked into the chain before run() returns (AuditService.record).
+   * neither; committed, the audit row is linked into the chain right after (AuditService.record).
    */
   async record(tx: EntityManager, actor: Actor, change: Change): Promise<void> {
     const { event, ...entry } = change;
