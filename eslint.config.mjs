@@ -17,6 +17,7 @@ export const MODULE_DEPENDENCIES = {
   entitlements: ['audit'],
   licenses: ['audit', 'entitlements', 'products', 'signing'],
   products: ['audit'],
+  reports: ['audit', 'licenses'],
   signing: ['audit'],
   webhooks: ['audit', 'signing'],
 };

@@ -1,7 +1,8 @@
 /**
  * Load generator, run as a child process by the benchmarks so that it does not share an event loop with the
- * server it measures: `node dist/bench/load.js <url> <connections> <seconds> [bodies.json]`. With a bodies
- * file (a JSON array of strings), each request POSTs one of them, chosen at random. Prints one JSON line.
+ * server it measures: `node dist/bench/load.js <url> <connections> <seconds> [bodies.json|-] [headers]`. With a
+ * bodies file (a JSON array of strings), each request POSTs one of them, chosen at random; with `-`, GETs.
+ * `headers` is a JSON object sent with every request. Prints one JSON line.
  */
 import { readFileSync } from 'node:fs';
 
@@ -16,7 +17,8 @@ interface AutocannonResult {
 type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
 
 async function main(): Promise<void> {
-  const [url, connections, seconds, bodiesFile] = process.argv.slice(2);
+  const [url, connections, seconds, bodiesArg, headersArg] = process.argv.slice(2);
+  const bodiesFile = bodiesArg === '-' ? undefined : bodiesArg;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const autocannon = require('autocannon') as Autocannon;
   const bodies =
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
     url,
     connections: Number(connections),
     duration: Number(seconds),
+    headers: headersArg === undefined ? {} : (JSON.parse(headersArg) as Record<string, string>),
     ...(bodies === undefined
       ? {}
       : {

@@ -9,6 +9,9 @@
  * metrics off and one with metrics on (and scraped every second, 15x Prometheus's default pace), loaded in
  * rounds of one run each, in ABBA order (off-on, on-off, ...) so that order and drift of the machine favour
  * neither; prints each round's on/off ratio and their median (target >= 0.95).
+ *
+ * `--tracking [--rounds 3]`: the same, validation counting for the reports (REPORTS_TRACK_VALIDATIONS)
+ * off against on (target >= 0.95).
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +53,8 @@ async function main(): Promise<void> {
       algorithm: { type: 'string', default: 'EdDSA' },
       // Metrics on vs off, in alternating rounds.
       metrics: { type: 'boolean', default: false },
+      // Validation counting for the reports on vs off, in alternating rounds.
+      tracking: { type: 'boolean', default: false },
       rounds: { type: 'string', default: '3' },
     },
   });
@@ -133,6 +138,20 @@ async function main(): Promise<void> {
       );
       return;
     }
+    if (values.tracking) {
+      await compareTracking(
+        env,
+        parent,
+        url,
+        appPort,
+        barePort,
+        connections,
+        seconds,
+        Number(values.rounds),
+        bodiesFile,
+      );
+      return;
+    }
     if (values['only-validate']) {
       const only = await load(
         `http://127.0.0.1:${appPort}/v1/licenses/actions/validate-key`,
@@ -187,6 +206,144 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
+type MeasuredLoad = Load & { cpuUs: number };
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * One instance with a feature off against one with it on, loaded in rounds of one run each, in ABBA
+ * order (off-on, on-off, ...) so that order and drift of the machine favour neither. Throughput swings
+ * with whatever else runs on the machine; the server's CPU time per request (this process hosts both
+ * apps, the idle one costs next to nothing) is what the feature adds, and is much steadier.
+ */
+async function alternateRounds(options: {
+  name: string;
+  offPort: number;
+  onPort: number;
+  connections: number;
+  seconds: number;
+  rounds: number;
+  bodiesFile: string;
+  /** Started before each run of the on instance; returns its stop. */
+  whileOn?: () => () => void;
+}): Promise<{
+  off: MeasuredLoad[];
+  on: MeasuredLoad[];
+  pairRatios: number[];
+  cpuRatios: number[];
+}> {
+  const target = (port: number) => `http://127.0.0.1:${port}/v1/licenses/actions/validate-key`;
+  const off: MeasuredLoad[] = [];
+  const on: MeasuredLoad[] = [];
+  const pairRatios: number[] = [];
+  const cpuRatios: number[] = [];
+  const measured = async (port: number): Promise<MeasuredLoad> => {
+    const cpu = process.cpuUsage();
+    const result = await load(
+      target(port),
+      options.connections,
+      options.seconds,
+      options.bodiesFile,
+    );
+    const used = process.cpuUsage(cpu);
+    return { ...result, cpuUs: (used.user + used.system) / Math.max(1, result.total) };
+  };
+  const measureOn = async () => {
+    const stop = options.whileOn?.() ?? (() => undefined);
+    try {
+      on.push(await measured(options.onPort));
+    } finally {
+      stop();
+    }
+  };
+  const measureOff = async () => {
+    off.push(await measured(options.offPort));
+  };
+  for (let round = 1; round <= options.rounds; round += 1) {
+    for (const measure of round % 2 === 1 ? [measureOff, measureOn] : [measureOn, measureOff]) {
+      await measure();
+    }
+    const [a, b] = [off[off.length - 1], on[on.length - 1]];
+    pairRatios.push(b.rps / a.rps);
+    cpuRatios.push(a.cpuUs / b.cpuUs);
+    process.stdout.write(
+      `round ${round} (${round % 2 === 1 ? 'off, on' : 'on, off'}): ` +
+        `${options.name} off ${a.rps.toFixed(0).padStart(6)} req/s p50 ${a.p50} ms p99 ${a.p99} ms | ` +
+        `on ${b.rps.toFixed(0).padStart(6)} req/s p50 ${b.p50} ms p99 ${b.p99} ms | ` +
+        `on/off ${(b.rps / a.rps).toFixed(3)}; server CPU per request off ${a.cpuUs.toFixed(0)} µs, ` +
+        `on ${b.cpuUs.toFixed(0)} µs (non-2xx ${a.non2xx + b.non2xx}, errors ${a.errors + b.errors})\n`,
+    );
+  }
+  return { off, on, pairRatios, cpuRatios };
+}
+
+/**
+ * Validation counting off (a second app on the same database, REPORTS_TRACK_VALIDATIONS=false) against
+ * on (the app already listening on `onPort`: counts per bucket and code, raw rows, flushed every 5 s and
+ * folded every second), in alternating rounds, with the bare Fastify route measured in the same run.
+ */
+async function compareTracking(
+  env: Record<string, string>,
+  parent: string,
+  url: string,
+  onPort: number,
+  barePort: number,
+  connections: number,
+  seconds: number,
+  rounds: number,
+  bodiesFile: string,
+): Promise<void> {
+  const offApp = await createApp(
+    loadConfig({ ...env, REPORTS_TRACK_VALIDATIONS: 'false' }, parent),
+    url,
+  );
+  await offApp.listen({ host: '127.0.0.1', port: 0 });
+  const offPort = (offApp.getHttpServer().address() as AddressInfo).port;
+  const pool = new Pool({ connectionString: url });
+  try {
+    await load(
+      `http://127.0.0.1:${offPort}/v1/licenses/actions/validate-key`,
+      connections,
+      2,
+      bodiesFile,
+    );
+    const bare = await load(`http://127.0.0.1:${barePort}/bare`, connections, seconds, bodiesFile);
+    const { off, on, pairRatios, cpuRatios } = await alternateRounds({
+      name: 'counting',
+      offPort,
+      onPort,
+      connections,
+      seconds,
+      rounds,
+      bodiesFile,
+    });
+    const rps = (loads: Load[]) => median(loads.map((l) => l.rps));
+    const [{ raw, rollups }] = (
+      await pool.query<{ raw: number; rollups: string }>(
+        `SELECT (SELECT count(*)::int FROM validation_events) AS raw,
+                (SELECT coalesce(sum(count), 0) FROM usage_rollups
+                 WHERE metric = 'validation' AND scope_id = '00000000-0000-0000-0000-000000000000') AS rollups`,
+      )
+    ).rows;
+    process.stdout.write(
+      `bare Fastify route ${bare.rps.toFixed(0)} req/s; median counting off ${rps(off).toFixed(0)} req/s, ` +
+        `on ${rps(on).toFixed(0)} req/s (ratio to bare: off ${(rps(off) / bare.rps).toFixed(3)}, on ${(rps(on) / bare.rps).toFixed(3)})\n` +
+        `validations counted so far: ${raw} raw rows, ${rollups} in rollups (the rest still in memory or unfolded)\n` +
+        `ratio counting on/off: ${median(pairRatios).toFixed(3)} (median of the rounds' ratios; ` +
+        `ratio of the medians ${(rps(on) / rps(off)).toFixed(3)}; target >= 0.95)\n` +
+        `server CPU per request: off ${median(off.map((l) => l.cpuUs)).toFixed(1)} µs, ` +
+        `on ${median(on.map((l) => l.cpuUs)).toFixed(1)} µs; ratio off/on: ${median(cpuRatios).toFixed(3)}\n`,
+    );
+  } finally {
+    await pool.end();
+    await offApp.close();
+  }
+}
+
 /**
  * Metrics off (the app already listening on `offPort`) against metrics on (a second app on the same
  * database, scraped every second), in alternating rounds; the ratio of the medians.
@@ -225,51 +382,21 @@ async function compareMetrics(
   const target = (port: number) => `http://127.0.0.1:${port}/v1/licenses/actions/validate-key`;
   try {
     await load(target(onPort), connections, 2, bodiesFile); // warm-up of the second instance
-    // Throughput swings with whatever else runs on the machine; the server's CPU time per request (this
-    // process hosts both apps, the idle one costs next to nothing) is what metrics add, and is much steadier.
-    const off: Array<Load & { cpuUs: number }> = [];
-    const on: Array<Load & { cpuUs: number }> = [];
-    const pairRatios: number[] = [];
-    const cpuRatios: number[] = [];
-    const measured = async (port: number) => {
-      const cpu = process.cpuUsage();
-      const result = await load(target(port), connections, seconds, bodiesFile);
-      const used = process.cpuUsage(cpu);
-      return { ...result, cpuUs: (used.user + used.system) / Math.max(1, result.total) };
-    };
-    const measureOn = async () => {
-      const scraper = setInterval(() => void scrape().catch(() => undefined), 1_000);
-      try {
-        on.push(await measured(onPort));
-      } finally {
-        clearInterval(scraper);
-      }
-    };
-    const measureOff = async () => {
-      off.push(await measured(offPort));
-    };
-    for (let round = 1; round <= rounds; round += 1) {
-      // ABBA: off first in odd rounds, on first in even ones, so order and drift favour neither.
-      for (const measure of round % 2 === 1 ? [measureOff, measureOn] : [measureOn, measureOff]) {
-        await measure();
-      }
-      const [a, b] = [off[off.length - 1], on[on.length - 1]];
-      pairRatios.push(b.rps / a.rps);
-      cpuRatios.push(a.cpuUs / b.cpuUs);
-      process.stdout.write(
-        `round ${round} (${round % 2 === 1 ? 'off, on' : 'on, off'}): ` +
-          `metrics off ${a.rps.toFixed(0).padStart(6)} req/s p50 ${a.p50} ms p99 ${a.p99} ms | ` +
-          `on ${b.rps.toFixed(0).padStart(6)} req/s p50 ${b.p50} ms p99 ${b.p99} ms | ` +
-          `on/off ${(b.rps / a.rps).toFixed(3)}; server CPU per request off ${a.cpuUs.toFixed(0)} µs, ` +
-          `on ${b.cpuUs.toFixed(0)} µs (non-2xx ${a.non2xx + b.non2xx}, errors ${a.errors + b.errors})\n`,
-      );
-    }
+    const { off, on, pairRatios, cpuRatios } = await alternateRounds({
+      name: 'metrics',
+      offPort,
+      onPort,
+      connections,
+      seconds,
+      rounds,
+      bodiesFile,
+      // Scraped every second while the metrics-on instance is loaded.
+      whileOn: () => {
+        const scraper = setInterval(() => void scrape().catch(() => undefined), 1_000);
+        return () => clearInterval(scraper);
+      },
+    });
     await scrape();
-    const median = (values: number[]) => {
-      const sorted = [...values].sort((x, y) => x - y);
-      const middle = Math.floor(sorted.length / 2);
-      return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-    };
     const rps = (loads: Load[]) => median(loads.map((l) => l.rps));
     const counted = /^tessera_license_validations_total\{code="VALID"\} (\d+)/m.exec(lastScrape);
     process.stdout.write(

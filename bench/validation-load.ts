@@ -1,4 +1,4 @@
-/** Shared by the validation benchmarks: the seeded licenses and the load generator child process. */
+/** Shared by the benchmarks: the seeded licenses and the load generator child process (`-`: GET). */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -64,11 +64,19 @@ export async function load(
   connections: number,
   seconds: number,
   bodiesFile: string,
+  headers?: Record<string, string>,
 ): Promise<Load> {
   // Every target gets the same POSTed bodies, so all three pay for receiving and parsing them.
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [join(__dirname, 'load.js'), url, String(connections), String(seconds), bodiesFile],
+    [
+      join(__dirname, 'load.js'),
+      url,
+      String(connections),
+      String(seconds),
+      bodiesFile,
+      ...(headers === undefined ? [] : [JSON.stringify(headers)]),
+    ],
     { maxBuffer: 1 << 20 },
   );
   return JSON.parse(stdout.trim().split('\n').pop()!) as Load;

@@ -23,6 +23,7 @@ import { AuditCheckpointModule } from 'src/modules/audit-checkpoints/audit-check
 import { CustomerModule } from 'src/modules/customers/customer.module';
 import { EntitlementModule } from 'src/modules/entitlements/entitlement.module';
 import { ProductModule } from 'src/modules/products/product.module';
+import { ReportModule } from 'src/modules/reports/report.module';
 import { LicenseModule } from 'src/modules/licenses/license.module';
 import { SigningModule } from 'src/modules/signing/signing.module';
 import { WebhookModule } from 'src/modules/webhooks/webhook.module';
@@ -55,6 +56,7 @@ export class AppModule {
         EntitlementModule,
         LicenseModule,
         WebhookModule,
+        ReportModule,
         ...extraImports,
       ],
       providers: [

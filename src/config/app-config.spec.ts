@@ -3,6 +3,7 @@ import { join } from 'node:path';
 
 import { ConfigError, loadConfig } from 'src/config/app-config';
 import { problemsOf, SECRETS, tempDir } from 'test/support/config-env';
+import { writeCountryMmdb } from 'test/support/mmdb-writer';
 import { opensslCertificate } from 'test/support/tls';
 
 describe('loadConfig', () => {
@@ -376,5 +377,56 @@ describe('webhook configuration', () => {
       expect(boots({ TRUST_PROXY: '10.0.0.0/8' }).http.trustProxy).toEqual(['10.0.0.0/8']);
       expect(boots({ TLS_TERMINATED_BY_PROXY: 'true' }).http.tlsTerminatedByProxy).toBe(true);
     });
+  });
+});
+
+describe('reports configuration', () => {
+  it('counts validations, keeps raw rows 30 days and rollups two years, with no GeoIP by default', () => {
+    const config = loadConfig({ ...SECRETS, DATA_DIR: tempDir() });
+    expect(config.reports).toEqual({
+      trackValidations: true,
+      rawRetentionDays: 30,
+      rollupRetentionDays: 730,
+      geoipDbFile: undefined,
+      exportConcurrency: 2,
+    });
+  });
+
+  it('opens a MaxMind database given as GEOIP_DB_FILE, resolved against the working directory', () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'countries.mmdb'),
+      writeCountryMmdb([{ network: '81.2.69.0/24', isoCode: 'GB' }]),
+    );
+    const config = loadConfig(
+      { ...SECRETS, DATA_DIR: tempDir(), GEOIP_DB_FILE: 'countries.mmdb' },
+      dir,
+    );
+    expect(config.reports.geoipDbFile).toBe(join(dir, 'countries.mmdb'));
+  });
+
+  it('names every bad reports variable', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'not.mmdb'), 'plain text');
+    const problems = problemsOf(
+      {
+        ...SECRETS,
+        REPORTS_TRACK_VALIDATIONS: 'maybe',
+        REPORTS_RAW_RETENTION_DAYS: '90',
+        REPORTS_ROLLUP_RETENTION_DAYS: '60',
+        EXPORT_CONCURRENCY: '0',
+        GEOIP_DB_FILE: 'not.mmdb',
+      },
+      dir,
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^GEOIP_DB_FILE: .*not\.mmdb is not a MaxMind database/),
+      'REPORTS_ROLLUP_RETENTION_DAYS: must be at least REPORTS_RAW_RETENTION_DAYS (rollups outlive raw rows)',
+      'REPORTS_TRACK_VALIDATIONS: "maybe" is not a boolean (true/false)',
+      'EXPORT_CONCURRENCY: "0" is not a whole number from 1 to 64',
+    ]);
+    expect(problemsOf({ ...SECRETS, GEOIP_DB_FILE: '/nonexistent/countries.mmdb' })).toEqual([
+      'GEOIP_DB_FILE: /nonexistent/countries.mmdb does not exist',
+    ]);
   });
 });

@@ -3,6 +3,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
+import { Reader } from 'maxmind';
+
 import { readTlsPair, TlsPairError } from 'src/config/tls-pair';
 
 /**
@@ -117,6 +119,19 @@ export interface AppConfig {
     readonly disableAfterDays: number;
     /** Finished deliveries and their attempt log are deleted this long after they finished. */
     readonly retentionDays: number;
+  };
+  /** Usage reports and exports (docs/reports.md). */
+  readonly reports: {
+    /** Count validations (raw rows and rollups). Off only to measure what counting costs. */
+    readonly trackValidations: boolean;
+    /** Raw validations (the validations export) are kept this many days; 0 keeps none. */
+    readonly rawRetentionDays: number;
+    /** The 15-minute rollups every time series is read from are kept this many days. */
+    readonly rollupRetentionDays: number;
+    /** A MaxMind-format country database: machines get the country they activated from. */
+    readonly geoipDbFile: string | undefined;
+    /** Exports streaming at once in this process (each holds a database connection). */
+    readonly exportConcurrency: number;
   };
   readonly signing: {
     /** `pkcs11`: keys live in an HSM. `software`: keys encrypted at rest with ENCRYPTION_KEY (development). */
@@ -298,6 +313,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     metrics,
     signing,
     webhooks,
+    reports: readReports(read, problems, cwd),
   };
 
   const missingSecrets = read.missingSecrets;
@@ -320,6 +336,37 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     throw new ConfigError(problems);
   }
   return deepFreeze(config);
+}
+
+function readReports(read: EnvReader, problems: string[], cwd: string): AppConfig['reports'] {
+  const geoipFile = read.optional('GEOIP_DB_FILE');
+  const geoipDbFile = geoipFile === undefined ? undefined : resolve(cwd, geoipFile);
+  if (geoipDbFile !== undefined && !existsSync(geoipDbFile)) {
+    problems.push(`GEOIP_DB_FILE: ${geoipDbFile} does not exist`);
+  } else if (geoipDbFile !== undefined) {
+    try {
+      // What GeoIp.open does at boot: the file must parse as a MaxMind database.
+      new Reader(readFileSync(geoipDbFile));
+    } catch (error) {
+      problems.push(
+        `GEOIP_DB_FILE: ${geoipDbFile} is not a MaxMind database (${(error as Error).message})`,
+      );
+    }
+  }
+  const rawRetentionDays = read.int('REPORTS_RAW_RETENTION_DAYS', 30, 0, 3_650);
+  const rollupRetentionDays = read.int('REPORTS_ROLLUP_RETENTION_DAYS', 730, 1, 36_500);
+  if (rollupRetentionDays < rawRetentionDays) {
+    problems.push(
+      'REPORTS_ROLLUP_RETENTION_DAYS: must be at least REPORTS_RAW_RETENTION_DAYS (rollups outlive raw rows)',
+    );
+  }
+  return {
+    trackValidations: read.bool('REPORTS_TRACK_VALIDATIONS', true),
+    rawRetentionDays,
+    rollupRetentionDays,
+    geoipDbFile,
+    exportConcurrency: read.int('EXPORT_CONCURRENCY', 2, 1, 64),
+  };
 }
 
 function readTls(read: EnvReader, problems: string[], cwd: string): AppConfig['http']['tls'] {

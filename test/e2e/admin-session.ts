@@ -37,7 +37,13 @@ export function api(t: TestApp) {
     const text = await response.text();
     return {
       status: response.status,
-      body: text === '' ? undefined : JSON.parse(text),
+      // JSON, or the text of what is not (an export's CSV).
+      body:
+        text === ''
+          ? undefined
+          : /[/+]json(;|$)/.test(response.headers.get('content-type') ?? '')
+            ? JSON.parse(text)
+            : text,
       headers: response.headers,
     };
   };

@@ -27,6 +27,9 @@ const PROBES: Probe[] = [
   { route: 'GET /v1/audit/events', permission: Permission.AuditRead },
   { route: 'GET /v1/audit/verify', permission: Permission.AuditVerify },
   { route: 'GET /v1/settings/mfa-policy', permission: Permission.SettingsRead },
+  { route: 'GET /v1/reports/validations', permission: Permission.ReportRead },
+  { route: 'GET /v1/exports/validations', permission: Permission.ReportRead },
+  { route: 'GET /v1/exports/audit-events', permission: Permission.AuditRead },
   {
     route: 'PUT /v1/settings/mfa-policy',
     permission: Permission.SettingsUpdate,

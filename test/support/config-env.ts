@@ -16,9 +16,9 @@ export function tempDir(): string {
 }
 
 /** The problems loadConfig reports for `env` (it must reject it). */
-export function problemsOf(env: Record<string, string>): string[] {
+export function problemsOf(env: Record<string, string>, cwd = '/srv/tessera'): string[] {
   try {
-    loadConfig({ DATA_DIR: tempDir(), ...env }, '/srv/tessera');
+    loadConfig({ DATA_DIR: tempDir(), ...env }, cwd);
   } catch (error) {
     if (error instanceof ConfigError) {
       return [...error.problems];

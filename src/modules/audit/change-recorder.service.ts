@@ -5,6 +5,8 @@ import type { AuditEntry } from 'src/modules/audit/audit.dto';
 import { AuditService } from 'src/modules/audit/audit.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
+import { addUsage } from 'src/platform/usage/usage-deltas';
+import type { UsageDelta } from 'src/platform/usage/usage-deltas';
 
 /** An outbox event announcing a change to webhook subscribers. */
 export interface ChangeEvent {
@@ -19,9 +21,14 @@ export interface ChangeEvent {
 /** A change as the audit log records it, and the event(s) announcing it; no event: audited only. */
 export interface Change extends AuditEntry {
   readonly event?: ChangeEvent | readonly ChangeEvent[];
+  /** What the reports count of it (docs/reports.md). */
+  readonly usage?: readonly UsageDelta[];
 }
 
-/** Records a change: its outbox event(s) and its audit row, together, in the caller's transaction. */
+/**
+ * Records a change: its outbox event(s), its audit row and its usage counts, together, in the caller's
+ * transaction.
+ */
 @Injectable()
 export class ChangeRecorder {
   constructor(
@@ -34,7 +41,7 @@ export class ChangeRecorder {
    * neither; committed, the audit row is linked into the chain right after (AuditService.record).
    */
   async record(tx: EntityManager, actor: Actor, change: Change): Promise<void> {
-    const { event, ...entry } = change;
+    const { event, usage, ...entry } = change;
     const events: readonly ChangeEvent[] =
       event === undefined ? [] : 'data' in event ? [event] : event;
     for (const { type, aggregateType, aggregateId, data } of events) {
@@ -45,6 +52,7 @@ export class ChangeRecorder {
         data,
       });
     }
+    await addUsage(tx, usage ?? []);
     await this.audit.record(tx, actor, entry);
   }
 }

@@ -4,6 +4,7 @@ import type { EntityManager } from 'typeorm';
 
 import { CustomerEntity } from 'src/modules/customers/customer.entity';
 import { CustomerHasLicenses, ExternalIdTaken } from 'src/modules/customers/customer.errors';
+import { escapeLike } from 'src/platform/database/like';
 import { foreignKeyViolation, uniqueViolation } from 'src/platform/database/pg-errors';
 
 export interface CustomerFilter {
@@ -84,8 +85,4 @@ export class CustomerRepository {
 /** Maps the unique violation this table can raise on writes to its domain error; anything else is unchanged. */
 function conflictOf(error: unknown): unknown {
   return uniqueViolation(error, 'uq_customers_external_id') ? new ExternalIdTaken() : error;
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

@@ -266,6 +266,14 @@ export class ActivateMachineDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(100) platform?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(255) hostname?: string;
   @ApiPropertyOptional() @IsOptional() @IsInt() @Min(1) @Max(100_000) cores?: number;
+  @ApiPropertyOptional({
+    description: "The app's version, for the machines report",
+    example: '2.4.1',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(50)
+  version?: string;
 }
 
 export class MachineDto {
@@ -276,6 +284,13 @@ export class MachineDto {
   @ApiProperty({ nullable: true, type: String }) platform: string | null;
   @ApiProperty({ nullable: true, type: String }) hostname: string | null;
   @ApiProperty({ nullable: true, type: Number }) cores: number | null;
+  @ApiProperty({ nullable: true, type: String }) version: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'ISO 3166-1 country of the address that activated, when GEOIP_DB_FILE is set',
+  })
+  country: string | null;
   @ApiProperty({ nullable: true, type: String }) lastHeartbeatAt: string | null;
   @ApiProperty() createdAt: string;
 }

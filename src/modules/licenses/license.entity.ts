@@ -73,6 +73,10 @@ export class MachineEntity {
   @Column({ type: 'text', nullable: true }) platform: string | null;
   @Column({ type: 'text', nullable: true }) hostname: string | null;
   @Column({ type: 'integer', nullable: true }) cores: number | null;
+  /** The app's version, as it reported at activation. */
+  @Column({ type: 'text', nullable: true }) version: string | null;
+  /** ISO 3166 country of the address that activated (GEOIP_DB_FILE); the address itself is not kept. */
+  @Column({ type: 'text', nullable: true }) country: string | null;
   @Column({ type: 'timestamptz', nullable: true }) lastHeartbeatAt: Date | null;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
 }

@@ -36,6 +36,7 @@ import { Clock } from 'src/platform/clock';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { foreignKeyViolation } from 'src/platform/database/pg-errors';
 import { Transactions } from 'src/platform/database/transaction';
+import type { UsageDelta } from 'src/platform/usage/usage-deltas';
 import { CustomerNotFound } from 'src/platform/errors/not-found';
 import { StaleVersion } from 'src/platform/http/etag';
 import { afterIdOf, page } from 'src/platform/http/pagination';
@@ -49,6 +50,53 @@ export interface LicenseMutation {
     policy: PolicyEntity,
     tx: EntityManager,
   ) => Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
+}
+
+/** The lifecycle actions the licenses report counts, by the name of their series. */
+const COUNTED_ACTIONS: Readonly<Record<string, string>> = {
+  'license.created': 'created',
+  'license.suspended': 'suspended',
+  'license.reinstated': 'reinstated',
+  'license.renewed': 'renewed',
+  'license.revoked': 'revoked',
+};
+
+function licenseUsage(
+  action: string,
+  license: { policyId: string; customerId: string },
+  at: Date,
+): UsageDelta[] {
+  const dim = COUNTED_ACTIONS[action];
+  return dim === undefined
+    ? []
+    : [{ at, metric: 'license', dim, policyId: license.policyId, customerId: license.customerId }];
+}
+
+/**
+ * The licenses report reads expiries from licenses.expires_at; a change moving an expiry that has already
+ * passed (a renewal after the license lapsed) keeps the lapse counted, where and when it happened.
+ */
+function undoneExpiry(
+  lapsed: { at: Date | null; policyId: string },
+  license: { expiresAt: Date | null; customerId: string },
+  now: Date,
+): UsageDelta[] {
+  if (
+    lapsed.at === null ||
+    lapsed.at > now ||
+    lapsed.at.getTime() === license.expiresAt?.getTime()
+  ) {
+    return [];
+  }
+  return [
+    {
+      at: lapsed.at,
+      metric: 'license',
+      dim: 'expired',
+      policyId: lapsed.policyId,
+      customerId: license.customerId,
+    },
+  ];
 }
 
 /** Issuing licenses and their lifecycle: every action locks the license row, so actions on one license serialise. */
@@ -120,6 +168,7 @@ export class LicenseService {
           before: null,
           after: { ...dto },
           event: { data: { ...dto } },
+          usage: licenseUsage('license.created', license, now),
         });
         return { ...dto, key };
       });
@@ -288,8 +337,10 @@ export class LicenseService {
       }
       const policy = await this.policies.require(tx, license.policyId);
       const before = await this.toDto(tx, license, policy);
+      const lapsed = { at: license.expiresAt, policyId: license.policyId };
       const metadata = (await mutation.change(license, policy, tx)) ?? undefined;
       const saved = await this.licenses.saveLicense(tx, license);
+      const now = this.clock.now();
       const after = await this.toDto(tx, saved, await this.policies.require(tx, saved.policyId));
       await this.changes.record(tx, actor, {
         action: mutation.action,
@@ -299,6 +350,7 @@ export class LicenseService {
         after: { ...after },
         metadata,
         event: { data: { ...after } },
+        usage: [...licenseUsage(mutation.action, saved, now), ...undoneExpiry(lapsed, saved, now)],
       });
       return after;
     });

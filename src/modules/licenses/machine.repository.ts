@@ -77,9 +77,17 @@ export class MachineRepository {
     tx: EntityManager,
     now: Date,
     limit: number,
-  ): Promise<{ id: string; license_id: string; fingerprint: string }[]> {
+  ): Promise<
+    {
+      id: string;
+      license_id: string;
+      fingerprint: string;
+      policy_id: string;
+      customer_id: string;
+    }[]
+  > {
     return tx.query(
-      `SELECT m.id, m.license_id, m.fingerprint FROM machines m
+      `SELECT m.id, m.license_id, m.fingerprint, l.policy_id, l.customer_id FROM machines m
        JOIN licenses l ON l.id = m.license_id JOIN policies p ON p.id = l.policy_id
        WHERE p.floating AND p.require_heartbeat
          AND COALESCE(m.last_heartbeat_at, m.created_at)

@@ -26,6 +26,8 @@ import { systemActor } from 'src/platform/auth/actor';
 import { Clock } from 'src/platform/clock';
 import { uniqueViolation } from 'src/platform/database/pg-errors';
 import { Transactions } from 'src/platform/database/transaction';
+import { GeoIp } from 'src/platform/geoip/geoip';
+import type { UsageDelta } from 'src/platform/usage/usage-deltas';
 import { afterIdOf, page } from 'src/platform/http/pagination';
 
 const CULL_INTERVAL_MS = 60_000;
@@ -50,6 +52,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
     private readonly changes: ChangeRecorder,
     private readonly clock: Clock,
     private readonly metrics: LicenseMetrics,
+    private readonly geoip: GeoIp,
   ) {}
 
   onModuleInit(): void {
@@ -107,6 +110,8 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
           platform: input.platform ?? null,
           hostname: input.hostname ?? null,
           cores: input.cores ?? null,
+          version: input.version ?? null,
+          country: this.geoip.country(actor.ip),
           lastHeartbeatAt: null,
         });
         const dto = toMachineDto(machine);
@@ -117,6 +122,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
           before: null,
           after: { ...dto },
           event: licenseEvent(dto),
+          usage: [machineUsage('activated', license, this.clock.now())],
         });
         return dto;
       });
@@ -133,7 +139,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
   async deactivate(actor: Actor, id: string): Promise<void> {
     await this.transactions.run(async (tx) => {
       const machine = await this.require(tx, id);
-      await this.licenses.getLicense(tx, machine.licenseId, true);
+      const license = await this.licenses.getLicense(tx, machine.licenseId, true);
       await this.machines.deleteMachine(tx, id);
       const before = toMachineDto(machine);
       await this.changes.record(tx, actor, {
@@ -143,6 +149,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
         before: { ...before },
         after: null,
         event: licenseEvent(before),
+        usage: license === null ? [] : [machineUsage('deactivated', license, this.clock.now())],
       });
     });
     this.metrics.deactivations.manual.inc();
@@ -196,7 +203,8 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
    */
   async cullDeadMachines(): Promise<number> {
     const culled = await this.transactions.run(async (tx) => {
-      const dead = await this.machines.deadMachines(tx, this.clock.now(), CULL_BATCH);
+      const now = this.clock.now();
+      const dead = await this.machines.deadMachines(tx, now, CULL_BATCH);
       for (const machine of dead) {
         await this.machines.deleteMachine(tx, machine.id);
       }
@@ -215,6 +223,13 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
               fingerprint: machine.fingerprint,
             },
           })),
+          usage: dead.map((machine) =>
+            machineUsage(
+              'culled',
+              { policyId: machine.policy_id, customerId: machine.customer_id },
+              now,
+            ),
+          ),
         });
       }
       return dead.length;
@@ -236,6 +251,14 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
   }
 }
 
+function machineUsage(
+  dim: 'activated' | 'deactivated' | 'culled',
+  license: { policyId: string; customerId: string },
+  at: Date,
+): UsageDelta {
+  return { at, metric: 'machine', dim, policyId: license.policyId, customerId: license.customerId };
+}
+
 /** Machine events belong to their license's stream, so receivers see one ordered sequence per license. */
 function licenseEvent(machine: MachineDto) {
   return { aggregateType: 'license', aggregateId: machine.licenseId, data: { ...machine } };
@@ -250,6 +273,8 @@ export function toMachineDto(machine: MachineEntity): MachineDto {
     platform: machine.platform,
     hostname: machine.hostname,
     cores: machine.cores,
+    version: machine.version,
+    country: machine.country,
     lastHeartbeatAt: machine.lastHeartbeatAt?.toISOString() ?? null,
     createdAt: machine.createdAt.toISOString(),
   };

@@ -3,10 +3,14 @@ import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 
 import type { ValidationSubject } from 'src/modules/licenses/license-validation';
+import type { ValidationEvent } from 'src/modules/licenses/validation-tally';
 import { LookupBatcher } from 'src/platform/database/lookup-batcher';
+import { addUsage } from 'src/platform/usage/usage-deltas';
+import type { UsageDelta } from 'src/platform/usage/usage-deltas';
 
 export interface ValidationRow extends ValidationSubject {
   id: string;
+  customerId: string;
   policyId: string;
   policyName: string;
   durationSeconds: number | null;
@@ -16,7 +20,7 @@ export interface ValidationRow extends ValidationSubject {
 // indexed query (key_hash is unique), run as a named prepared statement so PostgreSQL plans it once.
 // It reads the catalog's tables (products, entitlements) directly: one round trip is the point.
 export const VALIDATION_QUERY = `
-  SELECT l.id, l.status, l.expires_at, l.last_check_in_at, l.created_at, l.max_machines_override,
+  SELECT l.id, l.customer_id, l.status, l.expires_at, l.last_check_in_at, l.created_at, l.max_machines_override,
          p.id AS policy_id, p.name AS policy_name, p.duration_seconds, p.product_id, pr.code AS product_code,
          p.expiration_strategy, p.floating, p.max_machines, p.overage_strategy, p.require_heartbeat,
          p.heartbeat_duration_seconds, p.require_check_in, p.check_in_interval_seconds,
@@ -42,6 +46,7 @@ export const VALIDATION_BATCH_QUERY = `
 
 interface RawValidationRow {
   id: string;
+  customer_id: string;
   status: ValidationSubject['status'];
   expires_at: Date | null;
   last_check_in_at: Date | null;
@@ -112,23 +117,57 @@ export class ValidationRepository {
     return rows;
   });
 
-  /** Writes a batch of validation times in one statement (never moving a time backwards). */
-  async recordValidations(times: Map<string, Date>): Promise<void> {
-    if (times.size === 0) {
-      return;
+  /**
+   * Writes what a few seconds of validations left behind, in one transaction: the licenses' validation
+   * times (never moving one backwards), the raw validations and their counts for the reports.
+   */
+  async recordValidations(
+    times: Map<string, Date>,
+    counts: readonly UsageDelta[],
+    events: readonly ValidationEvent[],
+  ): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      if (times.size > 0) {
+        await client.query(
+          `UPDATE licenses l SET last_validated_at = v.at
+           FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at)
+           WHERE l.id = v.id AND (l.last_validated_at IS NULL OR l.last_validated_at < v.at)`,
+          [[...times.keys()], [...times.values()]],
+        );
+      }
+      if (events.length > 0) {
+        await client.query(
+          `INSERT INTO validation_events (at, code, license_id, policy_id, product_id, customer_id, fingerprint)
+           SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[],
+                                $6::uuid[], $7::text[])`,
+          [
+            events.map((e) => e.at),
+            events.map((e) => e.code),
+            events.map((e) => e.licenseId),
+            events.map((e) => e.policyId),
+            events.map((e) => e.productId),
+            events.map((e) => e.customerId),
+            events.map((e) => e.fingerprint),
+          ],
+        );
+      }
+      await addUsage(client, counts);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
     }
-    await this.pool.query(
-      `UPDATE licenses l SET last_validated_at = v.at
-       FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at)
-       WHERE l.id = v.id AND (l.last_validated_at IS NULL OR l.last_validated_at < v.at)`,
-      [[...times.keys()], [...times.values()]],
-    );
   }
 }
 
 function toValidationRow(row: RawValidationRow): ValidationRow {
   return {
     id: row.id,
+    customerId: row.customer_id,
     policyId: row.policy_id,
     policyName: row.policy_name,
     durationSeconds: row.duration_seconds,

@@ -1,28 +1,40 @@
 import { createHash } from 'node:crypto';
 
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 
 import { canonicalLicenseKey } from 'src/modules/licenses/license-key';
-import { effectiveStatus, validateLicense } from 'src/modules/licenses/license-validation';
+import {
+  effectiveStatus,
+  validateLicense,
+  VALIDATION_CODES,
+} from 'src/modules/licenses/license-validation';
 import type { ValidationResultDto } from 'src/modules/licenses/validation.dto';
 import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema';
 import { LicenseMetrics } from 'src/modules/licenses/license.metrics';
 import { ValidationRepository } from 'src/modules/licenses/validation.repository';
+import { ValidationTally } from 'src/modules/licenses/validation-tally';
 import { LICENSE_KEY_PURPOSE } from 'src/modules/licenses/license.service';
+import { APP_CONFIG } from 'src/config/app-config';
+import type { AppConfig } from 'src/config/app-config';
 import { Clock } from 'src/platform/clock';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 
 const FLUSH_INTERVAL_MS = 5_000;
 
 /**
- * The hot path: one prepared query, a pure decision, no synchronous write. `last_validated_at` is
- * coalesced in memory and written in one batched UPDATE every few seconds (and at shutdown).
+ * The hot path: one prepared query, a pure decision, no synchronous write. `last_validated_at` and the
+ * reports' counts (ValidationTally) are coalesced in memory and written in one transaction every few
+ * seconds (and at shutdown).
  */
 @Injectable()
 export class ValidationService implements OnModuleInit, OnModuleDestroy {
+  /** Every code a validation answers with: the series of the validations report. */
+  static readonly CODES: readonly string[] = VALIDATION_CODES;
+
   private readonly logger = new Logger(ValidationService.name);
   private pending = new Map<string, Date>();
+  private readonly tally: ValidationTally | null;
   private flusher: NodeJS.Timeout | undefined;
 
   constructor(
@@ -30,7 +42,12 @@ export class ValidationService implements OnModuleInit, OnModuleDestroy {
     private readonly hash: KeyedHash,
     private readonly clock: Clock,
     private readonly metrics: LicenseMetrics,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.tally = config.reports.trackValidations
+      ? new ValidationTally(config.reports.rawRetentionDays > 0)
+      : null;
+  }
 
   onModuleInit(): void {
     this.flusher = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
@@ -55,6 +72,15 @@ export class ValidationService implements OnModuleInit, OnModuleDestroy {
     if (row !== null) {
       this.pending.set(row.id, now);
     }
+    this.tally?.add({
+      at: now,
+      code: decision.code,
+      licenseId: row?.id ?? null,
+      policyId: row?.policyId ?? null,
+      productId: row?.policy.productId ?? null,
+      customerId: row?.customerId ?? null,
+      fingerprint: scope.fingerprint ?? null,
+    });
     return {
       valid: decision.valid,
       code: decision.code,
@@ -92,22 +118,30 @@ export class ValidationService implements OnModuleInit, OnModuleDestroy {
     };
   }
 
-  /** Writes the coalesced validation times; on failure they are kept for the next flush. */
+  /** Writes the coalesced validation times and counts; on failure they are kept for the next flush. */
   async flush(): Promise<void> {
-    if (this.pending.size === 0) {
+    if (this.pending.size === 0 && (this.tally?.size ?? 0) === 0) {
       return;
     }
     const batch = this.pending;
     this.pending = new Map();
+    const counted = this.tally?.take() ?? { deltas: [], events: [], dropped: 0 };
     try {
-      await this.repository.recordValidations(batch);
+      await this.repository.recordValidations(batch, counted.deltas, counted.events);
+      if (counted.dropped > 0) {
+        this.logger.warn({
+          msg: 'raw validations were dropped while the database was away; their counts are kept',
+          dropped: counted.dropped,
+        });
+      }
     } catch (error) {
       for (const [id, at] of batch) {
         if (!this.pending.has(id)) {
           this.pending.set(id, at);
         }
       }
-      this.logger.warn({ err: error, msg: 'could not record validation times; will retry' });
+      this.tally?.restore(counted);
+      this.logger.warn({ err: error, msg: 'could not record validations; will retry' });
     }
   }
 }

@@ -60,6 +60,13 @@ export type Completion =
   /** Tessera could not sign it (the HSM is away): later, not counted, not the endpoint's failure. */
   | { readonly kind: 'deferred'; readonly nextAttemptAt: Date };
 
+/** The webhook-deliveries report's series for each counted attempt; Tessera's own aborts are not counted. */
+const REPORTED_OUTCOME: Record<'delivered' | 'retry' | 'failed', string> = {
+  delivered: 'delivered',
+  retry: 'retried',
+  failed: 'failed',
+};
+
 // Which endpoints want an event: subscribed to its type, its noun's wildcard or everything; an endpoint never
 // receives the events about itself, and `webhook.test` events only ever go to the endpoint they were sent to.
 export const SUBSCRIBED = (endpoint: string, event: string) =>
@@ -232,6 +239,10 @@ export class WebhookQueueRepository implements OnApplicationShutdown {
              finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6::timestamptz END
          WHERE id = $1 AND claim_token = $2 AND status = 'pending'
          RETURNING endpoint_id
+       ), counted AS (
+         -- The webhook-deliveries report (docs/reports.md): the attempt's outcome, if it settled.
+         INSERT INTO usage_deltas (at, metric, dim, count)
+         SELECT $6, 'webhook', $15::text, 1 FROM settled WHERE $15::text IS NOT NULL
        )
        ${health}`,
       [
@@ -249,6 +260,7 @@ export class WebhookQueueRepository implements OnApplicationShutdown {
         attempt.errorClass,
         attempt.error,
         attempt.succeeded,
+        ours ? null : REPORTED_OUTCOME[completion.kind],
       ],
     );
     return Number(row.settled) === 0 ? null : { failingSince: row.failingSince };

@@ -25,6 +25,8 @@ export enum Permission {
   CustomerUpdate = 'customer.update',
   CustomerDelete = 'customer.delete',
   CustomerErase = 'customer.erase',
+  /** Customers' names, emails, billing ids and metadata in exports (GET /v1/exports/customers). */
+  CustomerExportPersonalData = 'customer.export-personal-data',
 
   ProductRead = 'product.read',
   ProductCreate = 'product.create',
@@ -54,6 +56,8 @@ export enum Permission {
   LicenseUsageUpdate = 'license.usage-update',
   LicenseValidate = 'license.validate',
   LicenseCheckOut = 'license.check-out',
+
+  ReportRead = 'report.read',
 
   MachineRead = 'machine.read',
   MachineActivate = 'machine.activate',

@@ -34,7 +34,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     Permission.WebhookEndpointSendTest,
     Permission.WebhookDeliveryRetry,
     Permission.WebhookDeliveryRecover,
-  ].filter((p) => p !== Permission.CustomerErase),
+  ].filter((p) => p !== Permission.CustomerErase && p !== Permission.CustomerExportPersonalData),
   [Role.Support]: [
     ...READ.filter((p) => p !== Permission.ApiKeyRead && p !== Permission.AdminRead),
     Permission.CustomerUpdate,
@@ -58,6 +58,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     Permission.LicenseRenew,
     Permission.LicenseChangePolicy,
     Permission.MachineRead,
+    Permission.ReportRead,
   ],
   [Role.ReadOnly]: READ.filter((p) => p !== Permission.ApiKeyRead),
 };

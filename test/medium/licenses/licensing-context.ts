@@ -1,4 +1,5 @@
 import { Test } from '@nestjs/testing';
+import type { DynamicModule, Type } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 
 import { ConfigModule } from 'src/config/config.module';
@@ -69,6 +70,8 @@ export class TestClock extends Clock {
   }
 }
 
+type ModuleImport = Type | DynamicModule;
+
 const MODULES = [
   PlatformModule,
   AuditModule,
@@ -123,10 +126,19 @@ async function stopSchedules(machines: MachineService, validation: ValidationSer
   await validation.onModuleDestroy();
 }
 
-/** The licensing module with the catalog, audit and signing it needs, on a database of its own. */
-export async function newLicensingContext(): Promise<LicensingContext> {
+/**
+ * The licensing module with the catalog, audit and signing it needs, on a database of its own; `imports`
+ * adds modules built on it (the reports).
+ */
+export async function newLicensingContext(
+  options: { imports?: ModuleImport[]; env?: Record<string, string> } = {},
+): Promise<LicensingContext> {
   const clock = new TestClock();
-  const ctx = await newMediumContext({ imports: MODULES, overrides: [[Clock, clock]], env: ENV });
+  const ctx = await newMediumContext({
+    imports: [...MODULES, ...(options.imports ?? [])],
+    overrides: [[Clock, clock]],
+    env: { ...ENV, ...options.env },
+  });
   const actor = ownerActor();
   const licenses = ctx.get(LicenseService);
   const machines = ctx.get(MachineService);

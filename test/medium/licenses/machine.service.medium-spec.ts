@@ -70,6 +70,7 @@ describe('MachineService (real PostgreSQL)', () => {
         platform: 'linux',
         hostname: 'ci-1',
         cores: 16,
+        version: '3.2.1',
       });
       expect(machine).toEqual({
         id: expect.any(String),
@@ -79,6 +80,9 @@ describe('MachineService (real PostgreSQL)', () => {
         platform: 'linux',
         hostname: 'ci-1',
         cores: 16,
+        version: '3.2.1',
+        // No GeoIP database in this context: no country.
+        country: null,
         lastHeartbeatAt: null,
         createdAt: expect.any(String),
       });

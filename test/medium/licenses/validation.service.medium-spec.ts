@@ -369,12 +369,30 @@ describe('ValidationService (real PostgreSQL)', () => {
       expect(recordValidations).toHaveBeenCalledTimes(1);
     });
 
-    it('records NOT_FOUND validations nowhere', async () => {
+    it('counts NOT_FOUND validations for the reports and touches no license', async () => {
       await validation.flush();
       const recordValidations = jest.spyOn(ctx.get(ValidationRepository), 'recordValidations');
+      ctx.clock.pin(new Date('2026-05-04T10:07:00Z'));
+      await validate(UNKNOWN_KEY, { fingerprint: 'fp-unknown' });
       await validate(UNKNOWN_KEY);
       await validation.flush();
-      expect(recordValidations).not.toHaveBeenCalled();
+      expect(recordValidations).toHaveBeenCalledTimes(1);
+      const [times, counts, events] = recordValidations.mock.calls[0];
+      expect(times.size).toBe(0);
+      expect(counts).toEqual([
+        {
+          at: new Date('2026-05-04T10:00:00Z'),
+          metric: 'validation',
+          dim: 'NOT_FOUND',
+          policyId: null,
+          customerId: null,
+          count: 2,
+        },
+      ]);
+      expect(events.map((e) => [e.code, e.licenseId, e.fingerprint])).toEqual([
+        ['NOT_FOUND', null, 'fp-unknown'],
+        ['NOT_FOUND', null, null],
+      ]);
     });
 
     it('keeps the times of a failed flush for the next one, where a newer validation wins', async () => {

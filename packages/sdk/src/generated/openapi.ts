@@ -514,6 +514,86 @@ export type paths = {
         patch: operations["EntitlementController_update_v1"];
         trace?: never;
     };
+    "/v1/exports/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ExportController_auditEvents_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ExportController_customers_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/licenses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ExportController_licenses_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/machines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ExportController_machines_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/validations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ExportController_validations_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/keys": {
         parameters: {
             query?: never;
@@ -966,6 +1046,150 @@ export type paths = {
         patch: operations["ProductController_update_v1"];
         trace?: never;
     };
+    "/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ReportController_catalog_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/activations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ReportController_activations_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/expiring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ReportController_expiring_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/licenses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ReportController_licenses_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/machines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ReportController_machines_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/near-limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ReportController_nearLimits_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/seats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ReportController_seats_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/validations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ReportController_validations_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/webhook-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ReportController_webhookDeliveries_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/settings/mfa-policy": {
         parameters: {
             query?: never;
@@ -1218,6 +1442,11 @@ export type components = {
             licenseId: string;
             name?: string;
             platform?: string;
+            /**
+             * @description The app's version, for the machines report
+             * @example 2.4.1
+             */
+            version?: string;
         };
         AdminDto: {
             createdAt: string;
@@ -1244,7 +1473,7 @@ export type components = {
             id: string;
             lastUsedAt: string | null;
             name: string;
-            permissions: ("admin.read" | "admin.create" | "admin.update" | "admin.disable" | "admin.role-assign" | "api-key.read" | "api-key.create" | "api-key.revoke" | "audit.read" | "audit.verify" | "audit.checkpoint" | "settings.read" | "settings.update" | "customer.read" | "customer.create" | "customer.update" | "customer.delete" | "customer.erase" | "product.read" | "product.create" | "product.update" | "product.delete" | "entitlement.read" | "entitlement.create" | "entitlement.update" | "entitlement.delete" | "policy.read" | "policy.create" | "policy.update" | "policy.delete" | "license.read" | "license.create" | "license.update" | "license.suspend" | "license.reinstate" | "license.renew" | "license.revoke" | "license.check-in" | "license.change-policy" | "license.entitlements-update" | "license.usage-update" | "license.validate" | "license.check-out" | "machine.read" | "machine.activate" | "machine.deactivate" | "machine.heartbeat" | "signing-key.read" | "signing-key.create" | "signing-key.rotate" | "webhook-endpoint.read" | "webhook-endpoint.create" | "webhook-endpoint.update" | "webhook-endpoint.delete" | "webhook-endpoint.secret-rotate" | "webhook-endpoint.send-test" | "webhook-delivery.read" | "webhook-delivery.retry" | "webhook-delivery.recover")[];
+            permissions: ("admin.read" | "admin.create" | "admin.update" | "admin.disable" | "admin.role-assign" | "api-key.read" | "api-key.create" | "api-key.revoke" | "audit.read" | "audit.verify" | "audit.checkpoint" | "settings.read" | "settings.update" | "customer.read" | "customer.create" | "customer.update" | "customer.delete" | "customer.erase" | "customer.export-personal-data" | "product.read" | "product.create" | "product.update" | "product.delete" | "entitlement.read" | "entitlement.create" | "entitlement.update" | "entitlement.delete" | "policy.read" | "policy.create" | "policy.update" | "policy.delete" | "license.read" | "license.create" | "license.update" | "license.suspend" | "license.reinstate" | "license.renew" | "license.revoke" | "license.check-in" | "license.change-policy" | "license.entitlements-update" | "license.usage-update" | "license.validate" | "license.check-out" | "report.read" | "machine.read" | "machine.activate" | "machine.deactivate" | "machine.heartbeat" | "signing-key.read" | "signing-key.create" | "signing-key.rotate" | "webhook-endpoint.read" | "webhook-endpoint.create" | "webhook-endpoint.update" | "webhook-endpoint.delete" | "webhook-endpoint.secret-rotate" | "webhook-endpoint.send-test" | "webhook-delivery.read" | "webhook-delivery.retry" | "webhook-delivery.recover")[];
             /** @description The first characters of the key */
             prefix: string;
             revokedAt: string | null;
@@ -1388,7 +1617,7 @@ export type components = {
              *       "license.validate"
              *     ]
              */
-            permissions: ("admin.read" | "admin.create" | "admin.update" | "admin.disable" | "admin.role-assign" | "api-key.read" | "api-key.create" | "api-key.revoke" | "audit.read" | "audit.verify" | "audit.checkpoint" | "settings.read" | "settings.update" | "customer.read" | "customer.create" | "customer.update" | "customer.delete" | "customer.erase" | "product.read" | "product.create" | "product.update" | "product.delete" | "entitlement.read" | "entitlement.create" | "entitlement.update" | "entitlement.delete" | "policy.read" | "policy.create" | "policy.update" | "policy.delete" | "license.read" | "license.create" | "license.update" | "license.suspend" | "license.reinstate" | "license.renew" | "license.revoke" | "license.check-in" | "license.change-policy" | "license.entitlements-update" | "license.usage-update" | "license.validate" | "license.check-out" | "machine.read" | "machine.activate" | "machine.deactivate" | "machine.heartbeat" | "signing-key.read" | "signing-key.create" | "signing-key.rotate" | "webhook-endpoint.read" | "webhook-endpoint.create" | "webhook-endpoint.update" | "webhook-endpoint.delete" | "webhook-endpoint.secret-rotate" | "webhook-endpoint.send-test" | "webhook-delivery.read" | "webhook-delivery.retry" | "webhook-delivery.recover")[];
+            permissions: ("admin.read" | "admin.create" | "admin.update" | "admin.disable" | "admin.role-assign" | "api-key.read" | "api-key.create" | "api-key.revoke" | "audit.read" | "audit.verify" | "audit.checkpoint" | "settings.read" | "settings.update" | "customer.read" | "customer.create" | "customer.update" | "customer.delete" | "customer.erase" | "customer.export-personal-data" | "product.read" | "product.create" | "product.update" | "product.delete" | "entitlement.read" | "entitlement.create" | "entitlement.update" | "entitlement.delete" | "policy.read" | "policy.create" | "policy.update" | "policy.delete" | "license.read" | "license.create" | "license.update" | "license.suspend" | "license.reinstate" | "license.renew" | "license.revoke" | "license.check-in" | "license.change-policy" | "license.entitlements-update" | "license.usage-update" | "license.validate" | "license.check-out" | "report.read" | "machine.read" | "machine.activate" | "machine.deactivate" | "machine.heartbeat" | "signing-key.read" | "signing-key.create" | "signing-key.rotate" | "webhook-endpoint.read" | "webhook-endpoint.create" | "webhook-endpoint.update" | "webhook-endpoint.delete" | "webhook-endpoint.secret-rotate" | "webhook-endpoint.send-test" | "webhook-delivery.read" | "webhook-delivery.retry" | "webhook-delivery.recover")[];
         };
         CreateCustomerDto: {
             /** @example licensing@acme.example */
@@ -1415,7 +1644,7 @@ export type components = {
             key: string;
             lastUsedAt: string | null;
             name: string;
-            permissions: ("admin.read" | "admin.create" | "admin.update" | "admin.disable" | "admin.role-assign" | "api-key.read" | "api-key.create" | "api-key.revoke" | "audit.read" | "audit.verify" | "audit.checkpoint" | "settings.read" | "settings.update" | "customer.read" | "customer.create" | "customer.update" | "customer.delete" | "customer.erase" | "product.read" | "product.create" | "product.update" | "product.delete" | "entitlement.read" | "entitlement.create" | "entitlement.update" | "entitlement.delete" | "policy.read" | "policy.create" | "policy.update" | "policy.delete" | "license.read" | "license.create" | "license.update" | "license.suspend" | "license.reinstate" | "license.renew" | "license.revoke" | "license.check-in" | "license.change-policy" | "license.entitlements-update" | "license.usage-update" | "license.validate" | "license.check-out" | "machine.read" | "machine.activate" | "machine.deactivate" | "machine.heartbeat" | "signing-key.read" | "signing-key.create" | "signing-key.rotate" | "webhook-endpoint.read" | "webhook-endpoint.create" | "webhook-endpoint.update" | "webhook-endpoint.delete" | "webhook-endpoint.secret-rotate" | "webhook-endpoint.send-test" | "webhook-delivery.read" | "webhook-delivery.retry" | "webhook-delivery.recover")[];
+            permissions: ("admin.read" | "admin.create" | "admin.update" | "admin.disable" | "admin.role-assign" | "api-key.read" | "api-key.create" | "api-key.revoke" | "audit.read" | "audit.verify" | "audit.checkpoint" | "settings.read" | "settings.update" | "customer.read" | "customer.create" | "customer.update" | "customer.delete" | "customer.erase" | "customer.export-personal-data" | "product.read" | "product.create" | "product.update" | "product.delete" | "entitlement.read" | "entitlement.create" | "entitlement.update" | "entitlement.delete" | "policy.read" | "policy.create" | "policy.update" | "policy.delete" | "license.read" | "license.create" | "license.update" | "license.suspend" | "license.reinstate" | "license.renew" | "license.revoke" | "license.check-in" | "license.change-policy" | "license.entitlements-update" | "license.usage-update" | "license.validate" | "license.check-out" | "report.read" | "machine.read" | "machine.activate" | "machine.deactivate" | "machine.heartbeat" | "signing-key.read" | "signing-key.create" | "signing-key.rotate" | "webhook-endpoint.read" | "webhook-endpoint.create" | "webhook-endpoint.update" | "webhook-endpoint.delete" | "webhook-endpoint.secret-rotate" | "webhook-endpoint.send-test" | "webhook-delivery.read" | "webhook-delivery.retry" | "webhook-delivery.recover")[];
             /** @description The first characters of the key */
             prefix: string;
             revokedAt: string | null;
@@ -1559,6 +1788,30 @@ export type components = {
             data: components["schemas"]["EntitlementDto"][];
             nextCursor: string | null;
         };
+        ExpiringLicenseDto: {
+            /** Format: uuid */
+            customerId: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /** Format: uuid */
+            licenseId: string;
+            name: string | null;
+            /** Format: uuid */
+            policyId: string;
+            /** Format: uuid */
+            productId: string;
+            status: string;
+        };
+        ExpiringReportDto: {
+            /** Format: date-time */
+            from: string;
+            licenses: components["schemas"]["ExpiringLicenseDto"][];
+            scope: components["schemas"]["ReportScopeDto"];
+            /** Format: date-time */
+            to: string;
+            /** @description All licenses expiring in the window; `licenses` holds the first `limit` */
+            total: number;
+        };
         GenerateSigningKeyDto: {
             /**
              * @description Defaults to SIGNING_ALGORITHM; webhook keys are always EdDSA (Ed25519)
@@ -1637,6 +1890,11 @@ export type components = {
             key: string;
             name?: string;
             platform?: string;
+            /**
+             * @description The app's version, for the machines report
+             * @example 2.4.1
+             */
+            version?: string;
         };
         KeyCheckOutDto: {
             /**
@@ -1716,6 +1974,8 @@ export type components = {
         };
         MachineDto: {
             cores: number | null;
+            /** @description ISO 3166-1 country of the address that activated, when GEOIP_DB_FILE is set */
+            country: string | null;
             createdAt: string;
             fingerprint: string;
             hostname: string | null;
@@ -1724,10 +1984,23 @@ export type components = {
             licenseId: string;
             name: string | null;
             platform: string | null;
+            version: string | null;
+        };
+        MachineGroupDto: {
+            machines: number;
+            /** @description Null: not reported, or not known */
+            value: string | null;
         };
         MachineListDto: {
             data: components["schemas"]["MachineDto"][];
             nextCursor: string | null;
+        };
+        MachinesReportDto: {
+            /** @enum {string} */
+            by: "platform" | "version" | "country";
+            groups: components["schemas"]["MachineGroupDto"][];
+            scope: components["schemas"]["ReportScopeDto"];
+            total: number;
         };
         MfaEnrollmentDto: {
             /** @example otpauth://totp/Tessera:owner%40example.com?secret=...&issuer=Tessera */
@@ -1748,6 +2021,28 @@ export type components = {
             code?: string;
             /** @description One of the recovery codes, instead of a TOTP code */
             recoveryCode?: string;
+        };
+        NearLimitDto: {
+            /** Format: uuid */
+            customerId: string;
+            /** Format: uuid */
+            licenseId: string;
+            machines: number;
+            maxMachines: number | null;
+            maxUses: number | null;
+            name: string | null;
+            /** Format: uuid */
+            policyId: string;
+            /** Format: uuid */
+            productId: string;
+            /** @description The fuller of the two limits, 0 to 1 (or more, on overage) */
+            usedRatio: number;
+            uses: number;
+        };
+        NearLimitsReportDto: {
+            licenses: components["schemas"]["NearLimitDto"][];
+            scope: components["schemas"]["ReportScopeDto"];
+            threshold: number;
         };
         PolicyDto: {
             checkInIntervalSeconds: number | null;
@@ -1816,9 +2111,59 @@ export type components = {
         RefreshDto: {
             refreshToken: string;
         };
+        ReportCatalogDto: {
+            /** @description Days raw validations are kept */
+            rawRetentionDays: number;
+            reports: components["schemas"]["ReportCatalogEntryDto"][];
+            /** @description Days rollups (every time series) are kept */
+            rollupRetentionDays: number;
+        };
+        ReportCatalogEntryDto: {
+            /** @description Series, or the machine dimensions offered */
+            dimensions: string[];
+            /** @enum {string} */
+            kind: "time-series" | "snapshot";
+            /** @example /v1/reports/validations */
+            path: string;
+        };
+        ReportScopeDto: {
+            /** Format: uuid */
+            id: string | null;
+            /** @enum {string} */
+            type: "all" | "product" | "policy" | "customer";
+        };
         RotateSecretDto: {
             /** @description Bring your own new secret; generated if absent */
             secret?: string;
+        };
+        SeatsPolicyDto: {
+            /** @description Live licenses: not revoked, not expired */
+            licenses: number;
+            /** Format: uuid */
+            policyId: string;
+            policyName: string;
+            /** @description Their machine limits added up (licenses without one excepted) */
+            seatsAllowed: number;
+            /** @description Machines activated on them */
+            seatsUsed: number;
+            /** @description Live licenses with no machine limit */
+            unlimitedLicenses: number;
+        };
+        SeatsProductDto: {
+            licenses: number;
+            policies: components["schemas"]["SeatsPolicyDto"][];
+            productCode: string;
+            /** Format: uuid */
+            productId: string;
+            seatsAllowed: number;
+            seatsUsed: number;
+            unlimitedLicenses: number;
+        };
+        SeatsReportDto: {
+            /** Format: date-time */
+            at: string;
+            products: components["schemas"]["SeatsProductDto"][];
+            scope: components["schemas"]["ReportScopeDto"];
         };
         SendTestDto: {
             /** @description The `data` of the test event */
@@ -1856,6 +2201,45 @@ export type components = {
         };
         SigningKeyListDto: {
             data: components["schemas"]["SigningKeyDto"][];
+        };
+        TimeSeriesBucketDto: {
+            /** @description Every series of the report, zero included */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Format: date-time
+             * @description Exclusive
+             */
+            end: string;
+            /** Format: date-time */
+            start: string;
+            total: number;
+        };
+        TimeSeriesDto: {
+            buckets: components["schemas"]["TimeSeriesBucketDto"][];
+            /**
+             * Format: date-time
+             * @description Start of the first bucket
+             */
+            from: string;
+            /** @enum {string} */
+            interval: "hour" | "day" | "week" | "month";
+            /** @example validations */
+            report: string;
+            scope: components["schemas"]["ReportScopeDto"];
+            /** @description The series every bucket counts */
+            series: string[];
+            /**
+             * Format: date-time
+             * @description End of the last bucket
+             */
+            to: string;
+            totals: {
+                [key: string]: number;
+            };
+            /** @example UTC */
+            tz: string;
         };
         TotpCodeDto: {
             /** @example 123456 */
@@ -4022,6 +4406,220 @@ export interface operations {
             };
         };
     };
+    ExportController_auditEvents_v1: {
+        parameters: {
+            query?: {
+                action?: string;
+                actorId?: string;
+                actorType?: "admin" | "api-key" | "system" | "anonymous";
+                /** @description Wins over Accept; default: CSV */
+                format?: "csv" | "ndjson";
+                /** @description Events at or after this time */
+                from?: string;
+                targetId?: string;
+                targetType?: string;
+                /** @description Events before this time */
+                to?: string;
+            };
+            header: {
+                accept: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The audit log in chain order. Streamed CSV (RFC 4180, with a header row) or NDJSON; 406 EXPORT_FORMAT_NOT_ACCEPTABLE, 429 EXPORTS_BUSY */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires audit.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ExportController_customers_v1: {
+        parameters: {
+            query?: {
+                /** @description Exact email, case-insensitive */
+                email?: string;
+                /** @description Exact billing system's id */
+                externalId?: string;
+                /** @description Wins over Accept; default: CSV */
+                format?: "csv" | "ndjson";
+                /** @description Prefix of the name or the email, case-insensitive */
+                q?: string;
+            };
+            header: {
+                accept: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Customers, oldest first; name, email, externalId and metadata only with customer.export-personal-data. Streamed CSV (RFC 4180, with a header row) or NDJSON; 406 EXPORT_FORMAT_NOT_ACCEPTABLE, 429 EXPORTS_BUSY */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires customer.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ExportController_licenses_v1: {
+        parameters: {
+            query?: {
+                customerId?: string;
+                /** @description Wins over Accept; default: CSV */
+                format?: "csv" | "ndjson";
+                policyId?: string;
+                status?: "ACTIVE" | "SUSPENDED" | "REVOKED";
+            };
+            header: {
+                accept: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Licenses, oldest first. Streamed CSV (RFC 4180, with a header row) or NDJSON; 406 EXPORT_FORMAT_NOT_ACCEPTABLE, 429 EXPORTS_BUSY */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires license.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ExportController_machines_v1: {
+        parameters: {
+            query?: {
+                customerId?: string;
+                /** @description Wins over Accept; default: CSV */
+                format?: "csv" | "ndjson";
+                licenseId?: string;
+            };
+            header: {
+                accept: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Machines, oldest first. Streamed CSV (RFC 4180, with a header row) or NDJSON; 406 EXPORT_FORMAT_NOT_ACCEPTABLE, 429 EXPORTS_BUSY */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires machine.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ExportController_validations_v1: {
+        parameters: {
+            query?: {
+                code?: string;
+                customerId?: string;
+                /** @description Wins over Accept; default: CSV */
+                format?: "csv" | "ndjson";
+                /** @description Validations at or after this time */
+                from?: string;
+                licenseId?: string;
+                policyId?: string;
+                productId?: string;
+                /** @description Validations before this time */
+                to?: string;
+            };
+            header: {
+                accept: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Raw validations, oldest first, as kept for REPORTS_RAW_RETENTION_DAYS. Streamed CSV (RFC 4180, with a header row) or NDJSON; 406 EXPORT_FORMAT_NOT_ACCEPTABLE, 429 EXPORTS_BUSY */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires report.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     JwksController_jwks_v1: {
         parameters: {
             query?: never;
@@ -5462,6 +6060,379 @@ export interface operations {
             };
             /** @description PRECONDITION_REQUIRED (problem+json) */
             428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ReportController_catalog_v1: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The reports and dimensions offered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportCatalogDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires report.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ReportController_activations_v1: {
+        parameters: {
+            query?: {
+                customerId?: string;
+                /** @description Start of the range, rounded down to its interval in tz (default: 30 days before to) */
+                from?: string;
+                interval?: "hour" | "day" | "week" | "month";
+                policyId?: string;
+                productId?: string;
+                /** @description End of the range: the last bucket is the one holding the instant before it (default: now) */
+                to?: string;
+                /** @description IANA time zone whose hours, days, weeks (from Monday) and months the buckets follow */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Machines activated, deactivated and culled. Gapless buckets in tz; 400 TOO_MANY_BUCKETS past 3000, INVALID_TIME_ZONE */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeSeriesDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires report.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ReportController_expiring_v1: {
+        parameters: {
+            query?: {
+                customerId?: string;
+                days?: number;
+                limit?: number;
+                policyId?: string;
+                productId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Licenses expiring in the next N days */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExpiringReportDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires report.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ReportController_licenses_v1: {
+        parameters: {
+            query?: {
+                customerId?: string;
+                /** @description Start of the range, rounded down to its interval in tz (default: 30 days before to) */
+                from?: string;
+                interval?: "hour" | "day" | "week" | "month";
+                policyId?: string;
+                productId?: string;
+                /** @description End of the range: the last bucket is the one holding the instant before it (default: now) */
+                to?: string;
+                /** @description IANA time zone whose hours, days, weeks (from Monday) and months the buckets follow */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Licenses created, expired, suspended, reinstated, renewed, revoked. Gapless buckets in tz; 400 TOO_MANY_BUCKETS past 3000, INVALID_TIME_ZONE */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeSeriesDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires report.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ReportController_machines_v1: {
+        parameters: {
+            query?: {
+                /** @description country only when a GeoIP database is configured (GET /v1/reports lists what is offered) */
+                by?: "platform" | "version" | "country";
+                customerId?: string;
+                policyId?: string;
+                productId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Machines by platform, version or (with a GeoIP database) country */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MachinesReportDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires report.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ReportController_nearLimits_v1: {
+        parameters: {
+            query?: {
+                customerId?: string;
+                limit?: number;
+                policyId?: string;
+                productId?: string;
+                /** @description Percent of a limit in use from which a license is listed */
+                threshold?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Licenses near their machine or usage limit */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NearLimitsReportDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires report.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ReportController_seats_v1: {
+        parameters: {
+            query?: {
+                customerId?: string;
+                policyId?: string;
+                productId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Seats in use vs allowed per product and policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeatsReportDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires report.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ReportController_validations_v1: {
+        parameters: {
+            query?: {
+                customerId?: string;
+                /** @description Start of the range, rounded down to its interval in tz (default: 30 days before to) */
+                from?: string;
+                interval?: "hour" | "day" | "week" | "month";
+                policyId?: string;
+                productId?: string;
+                /** @description End of the range: the last bucket is the one holding the instant before it (default: now) */
+                to?: string;
+                /** @description IANA time zone whose hours, days, weeks (from Monday) and months the buckets follow */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Validations by result code. Gapless buckets in tz; 400 TOO_MANY_BUCKETS past 3000, INVALID_TIME_ZONE */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeSeriesDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires report.read (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ReportController_webhookDeliveries_v1: {
+        parameters: {
+            query?: {
+                customerId?: string;
+                /** @description Start of the range, rounded down to its interval in tz (default: 30 days before to) */
+                from?: string;
+                interval?: "hour" | "day" | "week" | "month";
+                policyId?: string;
+                productId?: string;
+                /** @description End of the range: the last bucket is the one holding the instant before it (default: now) */
+                to?: string;
+                /** @description IANA time zone whose hours, days, weeks (from Monday) and months the buckets follow */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Delivery attempts by outcome (not per product, policy or customer). Gapless buckets in tz; 400 TOO_MANY_BUCKETS past 3000, INVALID_TIME_ZONE */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeSeriesDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Requires report.read (problem+json) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
