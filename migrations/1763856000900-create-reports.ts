@@ -22,7 +22,9 @@ export class CreateReports1763856000900 implements MigrationInterface {
         CONSTRAINT chk_usage_deltas_count CHECK (count > 0)
       )`);
     // scope_id: the product, policy or customer counted, or the nil uuid for everything. Every filtered
-    // report is one primary-key range: (scope, metric, buckets in the range).
+    // report is one primary-key range: (scope, metric, buckets in the range), read by an index-only scan
+    // (count is in the index): 90 days of one scope is ~35 000 entries in a few hundred index pages, where
+    // reading the heap would touch a page per row. Autovacuum keeps the visibility map current early.
     await db.query(`
       CREATE TABLE usage_rollups (
         scope_id uuid NOT NULL,
@@ -30,12 +32,13 @@ export class CreateReports1763856000900 implements MigrationInterface {
         bucket timestamptz NOT NULL,
         dim text NOT NULL,
         count bigint NOT NULL,
-        CONSTRAINT pk_usage_rollups PRIMARY KEY (scope_id, metric, bucket, dim),
+        CONSTRAINT pk_usage_rollups PRIMARY KEY (scope_id, metric, bucket, dim) INCLUDE (count),
         CONSTRAINT chk_usage_rollups_bucket
           CHECK (bucket = date_bin('15 minutes', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'))
-      )`);
+      ) WITH (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.02)`);
     await db.query(`CREATE INDEX idx_usage_rollups_bucket ON usage_rollups (bucket)`);
-    // Append-only and read by time: a BRIN index costs the hot path's batched insert next to nothing.
+    // Append-only and read by time (the export streams it in order, the prune deletes the oldest): a
+    // btree on an increasing key only ever appends to its right edge, once per row of the 5 s flush.
     await db.query(`
       CREATE TABLE validation_events (
         at timestamptz NOT NULL,
@@ -46,7 +49,7 @@ export class CreateReports1763856000900 implements MigrationInterface {
         customer_id uuid,
         fingerprint text
       )`);
-    await db.query(`CREATE INDEX idx_validation_events_at ON validation_events USING brin (at)`);
+    await db.query(`CREATE INDEX idx_validation_events_at ON validation_events (at)`);
 
     await db.query(`ALTER TABLE machines ADD COLUMN version text, ADD COLUMN country text`);
     await db.query(`CREATE INDEX idx_licenses_expires_at ON licenses (expires_at)`);

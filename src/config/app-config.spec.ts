@@ -425,6 +425,9 @@ describe('reports configuration', () => {
       'REPORTS_TRACK_VALIDATIONS: "maybe" is not a boolean (true/false)',
       'EXPORT_CONCURRENCY: "0" is not a whole number from 1 to 64',
     ]);
+    expect(problemsOf({ ...SECRETS, EXPORT_CONCURRENCY: '4', DATABASE_POOL_SIZE: '4' })).toEqual([
+      'EXPORT_CONCURRENCY: must be less than DATABASE_POOL_SIZE (each export holds a connection of the pool)',
+    ]);
     expect(problemsOf({ ...SECRETS, GEOIP_DB_FILE: '/nonexistent/countries.mmdb' })).toEqual([
       'GEOIP_DB_FILE: /nonexistent/countries.mmdb does not exist',
     ]);

@@ -315,6 +315,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     webhooks,
     reports: readReports(read, problems, cwd),
   };
+  if (config.reports.exportConcurrency >= config.database.poolSize) {
+    problems.push(
+      'EXPORT_CONCURRENCY: must be less than DATABASE_POOL_SIZE (each export holds a connection of the pool)',
+    );
+  }
 
   const missingSecrets = read.missingSecrets;
   if (missingSecrets.length > 0) {

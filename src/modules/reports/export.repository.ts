@@ -6,6 +6,9 @@ import type { ExportQuery } from 'src/modules/reports/export-queries';
 
 /** Rows fetched per round trip: the most an export holds in memory at once. */
 export const EXPORT_BATCH = 1_000;
+/** A client that reads nothing for this long loses its export (and its snapshot stops holding back vacuum). */
+const EXPORT_IDLE_LIMIT = '10min';
+const EXPORT_STATEMENT_LIMIT = '5min';
 
 /** An open server-side cursor over one export, on a connection of its own, in one snapshot. */
 export interface ExportCursor {
@@ -27,14 +30,23 @@ export class ExportRepository {
     this.pool = (dataSource.driver as unknown as { master: Pool }).master;
   }
 
-  async open(query: ExportQuery): Promise<ExportCursor> {
+  /** `onLost` is told when the connection fails between fetches (the server ended the session). */
+  async open(query: ExportQuery, onLost: (error: Error) => void): Promise<ExportCursor> {
     const client = await this.pool.connect();
+    // A checked-out client has no pool listener: an error with none would crash the process.
+    client.on('error', onLost);
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      // A client may read slowly: the session's idle-in-transaction limit (a minute) would end the export,
+      // so it gets EXPORT_IDLE_LIMIT between fetches, and a first batch as long as a sort of the table takes.
+      await client.query(
+        `SET LOCAL idle_in_transaction_session_timeout = '${EXPORT_IDLE_LIMIT}'; SET LOCAL statement_timeout = '${EXPORT_STATEMENT_LIMIT}'`,
+      );
       await client.query(`DECLARE export_rows NO SCROLL CURSOR FOR ${query.sql}`, [
         ...query.params,
       ]);
     } catch (error) {
+      client.off('error', onLost);
       await end(client, 'ROLLBACK');
       throw error;
     }
@@ -49,6 +61,7 @@ export class ExportRepository {
       close: async () => {
         if (!closed) {
           closed = true;
+          client.off('error', onLost);
           await end(client, 'COMMIT');
         }
       },

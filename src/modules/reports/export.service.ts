@@ -105,7 +105,12 @@ export class ExportService {
       } else if (resource === 'audit-events') {
         await this.audit.head();
       }
-      cursor = await this.exports.open(sql);
+      // The body, once it exists: a connection lost between fetches ends it with the error.
+      const live: { stream?: Readable } = {};
+      cursor = await this.exports.open(sql, (error) => {
+        this.logger.warn({ err: error, msg: 'an export lost its database connection' });
+        live.stream?.destroy(error);
+      });
       const first = await cursor.next();
       const { format: _format, ...filters } = query as ExportFormatDto & Record<string, unknown>;
       await this.audit.recordAlone(actor, {
@@ -115,11 +120,12 @@ export class ExportService {
         metadata: {
           resource,
           format,
-          filters,
+          filters: recordedFilters(resource, filters),
           ...(resource === 'customers' ? { personalData } : {}),
         },
       });
-      const stream = Readable.from(body(sql, format, first, cursor), { highWaterMark: 4 });
+      const stream = Readable.from(body(sql, format, first, cursor), { highWaterMark: 2 });
+      live.stream = stream;
       stream.once('close', () => {
         void release?.().catch((error: unknown) =>
           this.logger.warn({ err: error, msg: 'could not close an export cursor' }),
@@ -155,6 +161,20 @@ export class ExportService {
     }
     throw new Error(`unknown export ${String(resource)}`);
   }
+}
+
+/**
+ * The filters as the audit log keeps them: a customer's email, name prefix or billing id would put personal
+ * data into an append-only log that erasure cannot reach, so only that they were given is recorded.
+ */
+function recordedFilters(
+  resource: ExportResource,
+  filters: Record<string, unknown>,
+): Record<string, unknown> {
+  if (resource !== 'customers') {
+    return filters;
+  }
+  return Object.fromEntries(Object.keys(filters).map((name) => [name, '[personal data]']));
 }
 
 /** The body: the header (CSV), then one chunk per fetched batch, pulled as the client reads. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 
-import { ALL_SCOPE, SCOPED_DELTAS } from 'src/modules/reports/usage-counts';
+import { ALL_SCOPE, BUCKET_SQL, SCOPED_DELTAS } from 'src/modules/reports/usage-counts';
 import type { UsageMetric } from 'src/platform/usage/usage-deltas';
 
 export type Interval = 'hour' | 'day' | 'week' | 'month';
@@ -30,15 +30,16 @@ export interface SeriesRow {
   n: string | null;
 }
 
+/** Sums are bigint (pg reads them as strings): 2 000 licenses of a million seats overflow an integer. */
 export interface SeatsRow {
   product_id: string;
   product_code: string;
   policy_id: string;
   policy_name: string;
-  licenses: number;
-  seats_used: number;
-  seats_allowed: number | null;
-  unlimited: number;
+  licenses: string;
+  seats_used: string;
+  seats_allowed: string | null;
+  unlimited: string;
 }
 
 export interface LimitRow {
@@ -68,6 +69,26 @@ export type MachineDimension = 'platform' | 'version' | 'country';
 // A license counts toward seats while it can still be used: not revoked and not past its expiry.
 const LIVE = `(l.status <> 'REVOKED' AND (l.expires_at IS NULL OR l.expires_at > $1))`;
 
+// The buckets of a range, each with the key summed counts find it by (their date_trunc in $4). Days, weeks
+// and months step in local calendar units, so a DST day is 23 or 25 hours long.
+const CALENDAR_EDGES = `
+  SELECT e AS key, e AS start, date_add(e, ('1 ' || $1)::interval, $4) AS stop
+  FROM generate_series(date_trunc($1, $2::timestamptz, $4), $3::timestamptz, ('1 ' || $1)::interval, $4) AS e
+  WHERE e < $3::timestamptz`;
+// Hours are read off the 15-minute steps, each keyed by its local hour once (so the time zone's arithmetic
+// runs per step, not per rollup row): an hour added is always 60 minutes, which would leave the local
+// hours behind after a 30-minute DST shift (Australia/Lord_Howe), and the hour after such a shift starts
+// at its first instant, not at the earlier one its local time would name. The fall-back hour runs twice.
+const HOUR_STEPS = `
+  SELECT g AS bucket, date_trunc($1, g, $4) AS key
+  FROM generate_series(date_trunc($1, $2::timestamptz, $4), $3::timestamptz + interval '2 hours',
+                       interval '15 minutes') AS g`;
+const HOUR_EDGES = `
+  SELECT key, start, stop
+  FROM (SELECT key, min(bucket) AS start, lead(min(bucket)) OVER (ORDER BY min(bucket)) AS stop
+        FROM steps GROUP BY key) AS hours
+  WHERE start < $3::timestamptz`;
+
 /** Reads for the reports: 15-minute rollups plus the deltas not folded yet, and snapshots of the tables. */
 @Injectable()
 export class ReportRepository {
@@ -80,20 +101,19 @@ export class ReportRepository {
    */
   async series(query: SeriesQuery): Promise<SeriesRow[]> {
     const scopeId = query.scope.type === 'all' ? ALL_SCOPE : query.scope.id;
+    const hourly = query.interval === 'hour';
     const expiries = query.withExpiries
       ? `UNION ALL
-         SELECT l.expires_at AS bucket, 'expired' AS dim, 1 AS count
+         -- Summed per 15-minute bucket first: the time zone's arithmetic then runs per bucket, not per license.
+         SELECT ${BUCKET_SQL('l.expires_at')} AS bucket, 'expired' AS dim, count(*) AS count
          FROM licenses l JOIN policies p ON p.id = l.policy_id, bounds
          WHERE l.expires_at >= bounds.lo AND l.expires_at < least(bounds.hi, $7::timestamptz)
-           AND ${licenseScope(query.scope, '$5')}`
+           AND ${licenseScope(query.scope, '$5')}
+         GROUP BY 1`
       : '';
     return this.dataSource.query<SeriesRow[]>(
-      `WITH edges AS (
-         SELECT e AS start, date_add(e, ('1 ' || $1)::interval, $4) AS stop
-         FROM generate_series(date_trunc($1, $2::timestamptz, $4), $3::timestamptz,
-                              ('1 ' || $1)::interval, $4) AS e
-         WHERE e < $3::timestamptz
-       ), bounds AS (
+      `WITH ${hourly ? `steps AS (${HOUR_STEPS}), edges AS (${HOUR_EDGES})` : `edges AS (${CALENDAR_EDGES})`},
+       bounds AS (
          SELECT min(start) AS lo, max(stop) AS hi FROM edges
        ), counted AS (
          SELECT r.bucket, r.dim, r.count
@@ -105,11 +125,16 @@ export class ReportRepository {
          WHERE d.scope_id = $5 AND d.metric = $6 AND d.bucket >= bounds.lo AND d.bucket < bounds.hi
          ${expiries}
        ), summed AS (
-         SELECT date_trunc($1, bucket, $4) AS start, dim, sum(count)::bigint AS n
-         FROM counted GROUP BY 1, 2
+         ${
+           hourly
+             ? `SELECT st.key, c.dim, sum(c.count)::bigint AS n
+                FROM counted c JOIN steps st ON st.bucket = c.bucket GROUP BY 1, 2`
+             : `SELECT date_trunc($1, bucket, $4) AS key, dim, sum(count)::bigint AS n
+                FROM counted GROUP BY 1, 2`
+         }
        )
        SELECT e.start, e.stop, s.dim, s.n
-       FROM edges e LEFT JOIN summed s ON s.start = e.start
+       FROM edges e LEFT JOIN summed s ON s.key = e.key
        ORDER BY e.start, s.dim`,
       [
         query.interval,
@@ -127,10 +152,10 @@ export class ReportRepository {
   async seats(scope: ReportScope, now: Date): Promise<SeatsRow[]> {
     return this.dataSource.query<SeatsRow[]>(
       `SELECT p.product_id, pr.code AS product_code, p.id AS policy_id, p.name AS policy_name,
-              count(l.id)::int AS licenses,
-              coalesce(sum(mc.n), 0)::int AS seats_used,
-              sum(coalesce(l.max_machines_override, p.max_machines))::int AS seats_allowed,
-              count(l.id) FILTER (WHERE coalesce(l.max_machines_override, p.max_machines) IS NULL)::int
+              count(l.id) AS licenses,
+              coalesce(sum(mc.n), 0) AS seats_used,
+              sum(coalesce(l.max_machines_override, p.max_machines)) AS seats_allowed,
+              count(l.id) FILTER (WHERE coalesce(l.max_machines_override, p.max_machines) IS NULL)
                 AS unlimited
        FROM policies p
        JOIN products pr ON pr.id = p.product_id
@@ -164,8 +189,9 @@ export class ReportRepository {
            ON mc.license_id = l.id
          WHERE ${LIVE} AND ${licenseScope(scope, '$2')}
        ) x
-       WHERE (max_machines > 0 AND machines * 100 >= $3 * max_machines)
-          OR (max_uses > 0 AND uses * 100 >= $3 * max_uses)
+       -- In bigint: limits go up to 2^31 - 1, and 100 times one does not fit an integer.
+       WHERE (max_machines > 0 AND machines::bigint * 100 >= $3::bigint * max_machines)
+          OR (max_uses > 0 AND uses::bigint * 100 >= $3::bigint * max_uses)
        ORDER BY greatest(CASE WHEN max_machines > 0 THEN machines::float8 / max_machines ELSE 0 END,
                          CASE WHEN max_uses > 0 THEN uses::float8 / max_uses ELSE 0 END) DESC, id
        LIMIT $4`,

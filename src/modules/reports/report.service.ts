@@ -23,6 +23,7 @@ import {
   TooManyBuckets,
 } from 'src/modules/reports/report.errors';
 import { ReportRepository } from 'src/modules/reports/report.repository';
+import { ALL_SCOPE } from 'src/modules/reports/usage-counts';
 import type { Interval, ReportScope } from 'src/modules/reports/report.repository';
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
@@ -105,9 +106,11 @@ export class ReportService {
     const interval = query.interval ?? 'day';
     const tz = timeZone(query.tz ?? 'UTC');
     const now = this.clock.now();
-    const to = query.to === undefined ? now : new Date(query.to);
+    const to = query.to === undefined ? now : instant(query.to, 'to');
     const from =
-      query.from === undefined ? new Date(to.getTime() - DEFAULT_RANGE_MS) : new Date(query.from);
+      query.from === undefined
+        ? new Date(to.getTime() - DEFAULT_RANGE_MS)
+        : instant(query.from, 'from');
     if (from >= to) {
       throw new InvalidReportQuery('from must be earlier than to.');
     }
@@ -173,7 +176,7 @@ export class ReportService {
     const now = this.clock.now();
     const products = new Map<string, SeatsProductDto>();
     for (const row of await this.reports.seats(scope, now)) {
-      if (scope.type === 'customer' && row.licenses === 0) {
+      if (scope.type === 'customer' && Number(row.licenses) === 0) {
         continue;
       }
       let product = products.get(row.product_id);
@@ -192,10 +195,10 @@ export class ReportService {
       const policy = {
         policyId: row.policy_id,
         policyName: row.policy_name,
-        licenses: row.licenses,
-        seatsUsed: row.seats_used,
-        seatsAllowed: row.seats_allowed ?? 0,
-        unlimitedLicenses: row.unlimited,
+        licenses: Number(row.licenses),
+        seatsUsed: Number(row.seats_used),
+        seatsAllowed: Number(row.seats_allowed ?? 0),
+        unlimitedLicenses: Number(row.unlimited),
       };
       product.policies.push(policy);
       product.licenses += policy.licenses;
@@ -288,15 +291,34 @@ function scopeOf(query: ReportScopeQueryDto): ReportScope {
   if (given.length > 1) {
     throw new InvalidReportQuery('Give at most one of productId, policyId and customerId.');
   }
+  if (given[0]?.id === ALL_SCOPE) {
+    // The nil uuid is the rollups' scope of everything, never a product's, policy's or customer's id.
+    throw new InvalidReportQuery(`${given[0].type}Id must not be the nil uuid.`);
+  }
   return given[0] ?? { type: 'all' };
+}
+
+/** ISO 8601 admits forms (week and ordinal dates) that Date, and so PostgreSQL's input, cannot read. */
+function instant(value: string, name: string): Date {
+  const time = new Date(value);
+  if (Number.isNaN(time.getTime())) {
+    throw new InvalidReportQuery(`${name} must be a date-time such as 2026-01-31T12:00:00Z.`);
+  }
+  return time;
 }
 
 function scopeDto(scope: ReportScope): ReportScopeDto {
   return { type: scope.type, id: scope.type === 'all' ? null : scope.id };
 }
 
-/** The zone's canonical spelling, or a 400 for anything Intl does not know. */
+/**
+ * The zone's canonical spelling, or a 400 for anything Intl does not know. Only names: Intl reads an
+ * offset like `+05:30` as east of UTC and PostgreSQL (POSIX) as west, so offsets are refused.
+ */
 function timeZone(tz: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(tz)) {
+    throw new InvalidTimeZone(tz);
+  }
   try {
     return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
   } catch {

@@ -27,8 +27,17 @@ const WINDOWS = [
   '2026-03-27T00:00:00Z',
   '2026-10-23T17:30:00Z',
   '2026-10-30T00:00:00Z',
+  // Lord Howe Island's 30-minute shift back (5 April 2026).
+  '2026-04-02T00:00:00Z',
 ].map((at) => new Date(at));
-const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Asia/Kathmandu'];
+const ZONES = [
+  'UTC',
+  'Europe/Berlin',
+  'America/New_York',
+  'Asia/Kolkata',
+  'Asia/Kathmandu',
+  'Australia/Lord_Howe',
+];
 const INTERVALS: Interval[] = ['hour', 'day', 'week', 'month'];
 
 type Kind = 'validate' | 'unknown' | 'activate' | 'deactivate' | 'suspend' | 'reinstate' | 'issue';
@@ -406,13 +415,39 @@ describe('Reports (real PostgreSQL)', () => {
       ]);
     });
 
-    it('refuses unknown zones, reversed ranges, too many buckets and two scopes with 400s', async () => {
-      await expect(reports.timeSeries('validations', { tz: 'Mars/Olympus' })).rejects.toMatchObject(
-        {
+    it('follows Lord Howe hours across its 30-minute shift', async () => {
+      // 02:00 local (+11) becomes 01:30 (+10:30) on 5 April 2026, at 15:00 UTC.
+      const hours = await reports.timeSeries('validations', {
+        interval: 'hour',
+        tz: 'Australia/Lord_Howe',
+        from: '2026-04-04T13:00:00Z',
+        to: '2026-04-04T17:00:00Z',
+      });
+      expect(hours.buckets.map((b) => [b.start, b.end])).toEqual([
+        ['2026-04-04T13:00:00.000Z', '2026-04-04T14:00:00.000Z'],
+        ['2026-04-04T14:00:00.000Z', '2026-04-04T15:00:00.000Z'],
+        // 01:30-02:00 (+10:30): the second run of the 01:00 hour, half an hour long.
+        ['2026-04-04T15:00:00.000Z', '2026-04-04T15:30:00.000Z'],
+        ['2026-04-04T15:30:00.000Z', '2026-04-04T16:30:00.000Z'],
+        ['2026-04-04T16:30:00.000Z', '2026-04-04T17:30:00.000Z'],
+      ]);
+    });
+
+    it('refuses unknown zones, offsets, unreadable dates, reversed ranges, too many buckets and bad scopes with 400s', async () => {
+      for (const tz of ['Mars/Olympus', '+05:30', '-0800']) {
+        await expect(reports.timeSeries('validations', { tz })).rejects.toMatchObject({
           code: 'INVALID_TIME_ZONE',
           status: 400,
+        });
+      }
+      await expect(reports.timeSeries('validations', { from: '2026-W05-3' })).rejects.toMatchObject(
+        {
+          code: 'INVALID_REPORT_QUERY',
         },
       );
+      await expect(
+        reports.seats({ productId: '00000000-0000-0000-0000-000000000000' }),
+      ).rejects.toMatchObject({ code: 'INVALID_REPORT_QUERY' });
       await expect(
         reports.timeSeries('validations', {
           from: '2026-02-02T00:00:00Z',
@@ -499,6 +534,23 @@ describe('Reports (real PostgreSQL)', () => {
         [half.license.id, 0.5],
       ]);
       expect((await reports.nearLimits({ productId: product.id })).licenses).toHaveLength(1);
+
+      // Limits near 2^31: their percentages are computed without overflow.
+      const huge = await ctx.newLicense({
+        policy: { productId: product.id, floating: true, maxUses: 2_000_000_000 },
+      });
+      await ctx.dataSource.query(`UPDATE licenses SET uses = 1900000000 WHERE id = $1`, [
+        huge.license.id,
+      ]);
+      expect(
+        (await reports.nearLimits({ productId: product.id, threshold: 90 })).licenses.map((l) => [
+          l.licenseId,
+          l.usedRatio,
+        ]),
+      ).toEqual([
+        [full.license.id, 1],
+        [huge.license.id, 0.95],
+      ]);
 
       const soon = await ctx.newPolicy({ productId: product.id, durationSeconds: 5 * 86_400 });
       const later = await ctx.newPolicy({ productId: product.id, durationSeconds: 60 * 86_400 });
