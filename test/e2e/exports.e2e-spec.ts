@@ -127,10 +127,70 @@ describe('exports and reports over HTTP', () => {
     ]);
   });
 
-  it('answers NDJSON for Accept or ?format=, and 406 for a format it cannot write', async () => {
-    const byAccept = await download(`/v1/exports/licenses?status=ACTIVE`, owner.accessToken, {
-      accept: 'application/x-ndjson',
+  it('shows a validation through the API in the reports and the validations export at once', async () => {
+    const as = { token: owner.accessToken };
+    // A product, policy and customer of its own: the other tests count the bulk licenses.
+    const product = await request('POST', '/v1/products', {
+      ...as,
+      body: { name: 'Validated', code: 'validated' },
     });
+    const policy = await request('POST', '/v1/policies', {
+      ...as,
+      body: { productId: product.body.id, name: 'Validated', floating: true, maxMachines: 5 },
+    });
+    const customer = await request('POST', '/v1/customers', {
+      ...as,
+      body: { name: 'Validator', email: 'validator@example.com' },
+    });
+    const [validatedPolicy, validatingCustomer] = [policy.body.id, customer.body.id];
+    const issued = await request('POST', '/v1/licenses', {
+      ...as,
+      body: { policyId: validatedPolicy, customerId: validatingCustomer },
+    });
+    for (const fingerprint of ['fp-1', 'fp-2']) {
+      const validated = await request('POST', '/v1/licenses/actions/validate-key', {
+        body: { key: issued.body.key, scope: { fingerprint } },
+      });
+      expect(validated.status).toBe(200);
+    }
+    // Counted in memory until the 5 s flush: an export of validations flushes first.
+    const exported = await download(
+      `/v1/exports/validations?format=ndjson&licenseId=${issued.body.id}`,
+      sales.accessToken,
+    );
+    const rows = (await exported.text())
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(rows.map((r) => [r.licenseId, r.policyId, r.customerId, r.code, r.fingerprint])).toEqual(
+      [
+        [issued.body.id, validatedPolicy, validatingCustomer, 'NO_MACHINES', 'fp-1'],
+        [issued.body.id, validatedPolicy, validatingCustomer, 'NO_MACHINES', 'fp-2'],
+      ],
+    );
+    const report = await request(
+      'GET',
+      `/v1/reports/validations?policyId=${validatedPolicy}&interval=day`,
+      as,
+    );
+    expect(report.status).toBe(200);
+    expect(report.body.totals).toMatchObject({ NO_MACHINES: 2 });
+    const licensesReport = await request(
+      'GET',
+      `/v1/reports/licenses?customerId=${validatingCustomer}`,
+      as,
+    );
+    expect(licensesReport.body.totals).toMatchObject({ created: 1 });
+  });
+
+  it('answers NDJSON for Accept or ?format=, and 406 for a format it cannot write', async () => {
+    const byAccept = await download(
+      `/v1/exports/licenses?customerId=${customerId}&status=ACTIVE`,
+      owner.accessToken,
+      {
+        accept: 'application/x-ndjson',
+      },
+    );
     expect(byAccept.headers.get('content-type')).toBe('application/x-ndjson');
     const lines = (await byAccept.text()).trimEnd().split('\n');
     expect(lines).toHaveLength(BULK);
@@ -278,7 +338,7 @@ describe('exports and reports over HTTP', () => {
       let peak = before;
       const sampler = setInterval(() => (peak = Math.max(peak, memoryOf(pid).rss)), 20);
 
-      const response = await fetch(`${baseUrl}/v1/exports/licenses`, {
+      const response = await fetch(`${baseUrl}/v1/exports/licenses?customerId=${customerId}`, {
         headers: { authorization: `Bearer ${owner.accessToken}`, accept: 'text/csv' },
       });
       expect(response.status).toBe(200);

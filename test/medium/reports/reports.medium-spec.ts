@@ -11,6 +11,7 @@ import { ReportModule } from 'src/modules/reports/report.module';
 import type { Interval } from 'src/modules/reports/report.repository';
 import { ReportService } from 'src/modules/reports/report.service';
 import { UsageFolder } from 'src/modules/reports/usage-folder';
+import { ALL_SCOPE } from 'src/modules/reports/usage-counts';
 import { newLicensingContext } from 'test/medium/licenses/licensing-context';
 import type { LicensingContext } from 'test/medium/licenses/licensing-context';
 import { expectedBuckets, localBucketKey } from 'test/medium/reports/report-oracle';
@@ -607,6 +608,43 @@ describe('Reports (real PostgreSQL)', () => {
         reports.catalog().reports.find((r) => r.path.endsWith('/machines'))?.dimensions,
       ).toEqual(['platform', 'version', 'country']);
     });
+  });
+
+  it('folds exactly once when two instances fold at the same time', async () => {
+    await clearCounts();
+    const policy = licenses[0].policy;
+    await ctx.dataSource.query(
+      `INSERT INTO usage_deltas (at, metric, dim, policy_id, customer_id, count)
+       SELECT TIMESTAMPTZ '2026-05-01 00:00:00+00' + (i % 500) * interval '1 minute', 'machine',
+              CASE WHEN i % 3 = 0 THEN 'deactivated' ELSE 'activated' END, $1, $2, 1 + i % 4
+       FROM generate_series(1, 45000) AS i`,
+      [policy.id, licenses[0].customer.id],
+    );
+    const [{ expected }] = await ctx.dataSource.query<Array<{ expected: string }>>(
+      `SELECT sum(count) AS expected FROM usage_deltas`,
+    );
+    // A second folder on its own connections, as another instance would run it.
+    const other = new UsageFolder(ctx.dataSource, ctx.clock, ctx.config);
+    await Promise.all([folder.fold(), other.fold(), folder.fold(), other.fold()]);
+    // Whichever lost the lock left its slice for the next tick.
+    while ((await folder.fold()) > 0) {
+      /* folding what remains */
+    }
+    const sums = await ctx.dataSource.query<Array<{ scope_id: string; total: string }>>(
+      `SELECT scope_id, sum(count) AS total FROM usage_rollups GROUP BY scope_id ORDER BY scope_id`,
+    );
+    expect(new Map(sums.map((r) => [r.scope_id, r.total]))).toEqual(
+      new Map(
+        [ALL_SCOPE, policy.productId, policy.id, licenses[0].customer.id].map((id) => [
+          id,
+          expected,
+        ]),
+      ),
+    );
+    const [{ waiting }] = await ctx.dataSource.query<Array<{ waiting: number }>>(
+      `SELECT count(*)::int AS waiting FROM usage_deltas`,
+    );
+    expect(waiting).toBe(0);
   });
 
   it('prunes raw validations and rollups past their retention', async () => {
