@@ -18,6 +18,9 @@ export class CreateReports1763856000900 implements MigrationInterface {
         policy_id uuid,
         customer_id uuid,
         count integer NOT NULL,
+        -- When it was written (at is when it happened: an undone expiry's may be days old), for the
+        -- fold-backlog gauge.
+        recorded_at timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT pk_usage_deltas PRIMARY KEY (id),
         CONSTRAINT chk_usage_deltas_count CHECK (count > 0)
       )`);

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
+import { DataSource } from 'typeorm';
+
 import { AuditCheckpointService } from 'src/modules/audit-checkpoints/audit-checkpoint.service';
+import { UsageFolder } from 'src/modules/reports/usage-folder';
 import { SIGNER } from 'src/modules/signing/signer';
 import type { Signer } from 'src/modules/signing/signer';
 import { WebhookDeliveryWorker } from 'src/modules/webhooks/webhook-delivery.worker';
@@ -278,6 +281,24 @@ describe('metrics', () => {
     expect(after.value('tessera_audit_chain_head_sequence')).toBeGreaterThanOrEqual(
       checkpoint.sequence,
     );
+  });
+
+  it('shows the report counts waiting to be folded, and none once folded', async () => {
+    const folder = t.app.get(UsageFolder, { strict: false });
+    // The test folds when it chooses (the app's folder would every second).
+    await folder.onModuleDestroy();
+    await t.app.get(DataSource).query(
+      `INSERT INTO usage_deltas (at, metric, dim, count, recorded_at)
+       VALUES (now(), 'webhook', 'delivered', 1, now() - interval '30 seconds'),
+              (now(), 'webhook', 'failed', 2, now())`,
+    );
+    const before = await scrape(t);
+    expect(before.value('tessera_usage_deltas_waiting')).toBeGreaterThanOrEqual(2);
+    expect(before.value('tessera_usage_oldest_delta_seconds')).toBeGreaterThanOrEqual(30);
+    await folder.fold();
+    const after = await scrape(t);
+    expect(after.value('tessera_usage_deltas_waiting')).toBe(0);
+    expect(after.value('tessera_usage_oldest_delta_seconds')).toBe(0);
   });
 
   it('counts login failures and the lockouts they start', async () => {

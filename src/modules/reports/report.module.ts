@@ -5,6 +5,7 @@ import { ExportController } from 'src/modules/reports/export.controller';
 import { ExportRepository } from 'src/modules/reports/export.repository';
 import { ExportService } from 'src/modules/reports/export.service';
 import { ReportController } from 'src/modules/reports/report.controller';
+import { ReportMetrics } from 'src/modules/reports/report.metrics';
 import { ReportRepository } from 'src/modules/reports/report.repository';
 import { ReportService } from 'src/modules/reports/report.service';
 import { UsageFolder } from 'src/modules/reports/usage-folder';
@@ -17,7 +18,14 @@ import { UsageFolder } from 'src/modules/reports/usage-folder';
 @Module({
   imports: [LicenseModule],
   controllers: [ReportController, ExportController],
-  providers: [ReportRepository, ReportService, UsageFolder, ExportRepository, ExportService],
+  providers: [
+    ReportRepository,
+    ReportService,
+    UsageFolder,
+    ExportRepository,
+    ExportService,
+    ReportMetrics,
+  ],
   exports: [UsageFolder],
 })
 export class ReportModule {}
