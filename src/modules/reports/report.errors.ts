@@ -1,4 +1,8 @@
 import { DomainError } from 'src/platform/errors/domain-error';
+import { notFound } from 'src/platform/errors/not-found';
+
+/** The licensing module's POLICY_NOT_FOUND, for a report scoped to a policy that does not exist. */
+export class ReportPolicyNotFound extends notFound('policy', 'POLICY_NOT_FOUND') {}
 
 export class InvalidReportQuery extends DomainError {
   readonly code = 'INVALID_REPORT_QUERY';

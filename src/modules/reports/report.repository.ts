@@ -148,6 +148,17 @@ export class ReportRepository {
     );
   }
 
+  async scopeExists(
+    scope: ReportScope & { type: 'product' | 'policy' | 'customer' },
+  ): Promise<boolean> {
+    const table = { product: 'products', policy: 'policies', customer: 'customers' }[scope.type];
+    const [{ found }] = await this.dataSource.query<Array<{ found: boolean }>>(
+      `SELECT EXISTS (SELECT 1 FROM ${table} WHERE id = $1) AS found`,
+      [scope.id],
+    );
+    return found;
+  }
+
   /** Seats in use (machines) and allowed (machine limits) per policy, over the licenses still live. */
   async seats(scope: ReportScope, now: Date): Promise<SeatsRow[]> {
     return this.dataSource.query<SeatsRow[]>(

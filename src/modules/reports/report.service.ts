@@ -18,6 +18,7 @@ import type {
 } from 'src/modules/reports/report.dto';
 import {
   InvalidReportQuery,
+  ReportPolicyNotFound,
   InvalidTimeZone,
   ReportDimensionUnavailable,
   TooManyBuckets,
@@ -28,6 +29,7 @@ import type { Interval, ReportScope } from 'src/modules/reports/report.repositor
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
 import { Clock } from 'src/platform/clock';
+import { CustomerNotFound, ProductNotFound } from 'src/platform/errors/not-found';
 import { GeoIp } from 'src/platform/geoip/geoip';
 import type { UsageMetric } from 'src/platform/usage/usage-deltas';
 
@@ -64,6 +66,12 @@ export const TIME_SERIES: Readonly<Record<string, TimeSeriesReport>> = {
   },
 };
 
+const SCOPE_NOT_FOUND = {
+  product: ProductNotFound,
+  policy: ReportPolicyNotFound,
+  customer: CustomerNotFound,
+};
+
 /** Analytics over the rollups and snapshots of the licensing tables (docs/reports.md). */
 @Injectable()
 export class ReportService {
@@ -97,7 +105,7 @@ export class ReportService {
     query: TimeSeriesQueryDto,
   ): Promise<TimeSeriesDto> {
     const report = TIME_SERIES[name];
-    const scope = scopeOf(query);
+    const scope = await this.existingScope(query);
     if (!report.scoped && scope.type !== 'all') {
       throw new InvalidReportQuery(
         `The ${name} report is not kept per product, policy or customer.`,
@@ -172,7 +180,7 @@ export class ReportService {
   }
 
   async seats(query: ReportScopeQueryDto): Promise<SeatsReportDto> {
-    const scope = scopeOf(query);
+    const scope = await this.existingScope(query);
     const now = this.clock.now();
     const products = new Map<string, SeatsProductDto>();
     for (const row of await this.reports.seats(scope, now)) {
@@ -210,7 +218,7 @@ export class ReportService {
   }
 
   async nearLimits(query: NearLimitsQueryDto): Promise<NearLimitsReportDto> {
-    const scope = scopeOf(query);
+    const scope = await this.existingScope(query);
     const threshold = query.threshold ?? 80;
     const rows = await this.reports.nearLimits(
       scope,
@@ -237,7 +245,7 @@ export class ReportService {
   }
 
   async expiring(query: ExpiringQueryDto): Promise<ExpiringReportDto> {
-    const scope = scopeOf(query);
+    const scope = await this.existingScope(query);
     const now = this.clock.now();
     const until = new Date(now.getTime() + (query.days ?? 30) * DAY_MS);
     const { total, rows } = await this.reports.expiring(scope, now, until, query.limit ?? 100);
@@ -259,7 +267,7 @@ export class ReportService {
   }
 
   async machines(query: MachinesQueryDto): Promise<MachinesReportDto> {
-    const scope = scopeOf(query);
+    const scope = await this.existingScope(query);
     const by = query.by ?? 'platform';
     if (by === 'country' && !this.geoip.enabled) {
       throw new ReportDimensionUnavailable(
@@ -274,6 +282,15 @@ export class ReportService {
       total: groups.reduce((sum, group) => sum + group.machines, 0),
       groups,
     };
+  }
+
+  /** The one scope asked for, which must exist: a report of an unknown product is a 404, not zeros. */
+  private async existingScope(query: ReportScopeQueryDto): Promise<ReportScope> {
+    const scope = scopeOf(query);
+    if (scope.type !== 'all' && !(await this.reports.scopeExists(scope))) {
+      throw new SCOPE_NOT_FOUND[scope.type]();
+    }
+    return scope;
   }
 
   private machineDimensions(): string[] {

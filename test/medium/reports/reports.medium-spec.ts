@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -449,6 +450,19 @@ describe('Reports (real PostgreSQL)', () => {
       await expect(
         reports.seats({ productId: '00000000-0000-0000-0000-000000000000' }),
       ).rejects.toMatchObject({ code: 'INVALID_REPORT_QUERY' });
+      // A scope that does not exist is a 404, not a report of zeros; nor is a policy id named a product.
+      for (const [query, code] of [
+        [{ productId: randomUUID() }, 'PRODUCT_NOT_FOUND'],
+        [{ productId: policies[0].id }, 'PRODUCT_NOT_FOUND'],
+        [{ policyId: randomUUID() }, 'POLICY_NOT_FOUND'],
+        [{ customerId: randomUUID() }, 'CUSTOMER_NOT_FOUND'],
+      ] as const) {
+        await expect(reports.timeSeries('activations', query)).rejects.toMatchObject({
+          code,
+          status: 404,
+        });
+        await expect(reports.machines(query)).rejects.toMatchObject({ code });
+      }
       await expect(
         reports.timeSeries('validations', {
           from: '2026-02-02T00:00:00Z',
