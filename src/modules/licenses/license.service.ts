@@ -36,6 +36,7 @@ import { Clock } from 'src/platform/clock';
 import { KeyedHash } from 'src/platform/crypto/keyed-hash';
 import { foreignKeyViolation } from 'src/platform/database/pg-errors';
 import { Transactions } from 'src/platform/database/transaction';
+import { licenseUsage } from 'src/platform/usage/usage-deltas';
 import type { UsageDelta } from 'src/platform/usage/usage-deltas';
 import { CustomerNotFound } from 'src/platform/errors/not-found';
 import { StaleVersion } from 'src/platform/http/etag';
@@ -61,15 +62,13 @@ const COUNTED_ACTIONS: Readonly<Record<string, string>> = {
   'license.revoked': 'revoked',
 };
 
-function licenseUsage(
+function lifecycleUsage(
   action: string,
   license: { policyId: string; customerId: string },
   at: Date,
 ): UsageDelta[] {
   const dim = COUNTED_ACTIONS[action];
-  return dim === undefined
-    ? []
-    : [{ at, metric: 'license', dim, policyId: license.policyId, customerId: license.customerId }];
+  return dim === undefined ? [] : [licenseUsage('license', dim, license, at)];
 }
 
 /**
@@ -89,13 +88,12 @@ function undoneExpiry(
     return [];
   }
   return [
-    {
-      at: lapsed.at,
-      metric: 'license',
-      dim: 'expired',
-      policyId: lapsed.policyId,
-      customerId: license.customerId,
-    },
+    licenseUsage(
+      'license',
+      'expired',
+      { policyId: lapsed.policyId, customerId: license.customerId },
+      lapsed.at,
+    ),
   ];
 }
 
@@ -168,7 +166,7 @@ export class LicenseService {
           before: null,
           after: { ...dto },
           event: { data: { ...dto } },
-          usage: licenseUsage('license.created', license, now),
+          usage: lifecycleUsage('license.created', license, now),
         });
         return { ...dto, key };
       });
@@ -350,7 +348,10 @@ export class LicenseService {
         after: { ...after },
         metadata,
         event: { data: { ...after } },
-        usage: [...licenseUsage(mutation.action, saved, now), ...undoneExpiry(lapsed, saved, now)],
+        usage: [
+          ...lifecycleUsage(mutation.action, saved, now),
+          ...undoneExpiry(lapsed, saved, now),
+        ],
       });
       return after;
     });

@@ -27,7 +27,7 @@ import { Clock } from 'src/platform/clock';
 import { uniqueViolation } from 'src/platform/database/pg-errors';
 import { Transactions } from 'src/platform/database/transaction';
 import { GeoIp } from 'src/platform/geoip/geoip';
-import type { UsageDelta } from 'src/platform/usage/usage-deltas';
+import { licenseUsage } from 'src/platform/usage/usage-deltas';
 import { afterIdOf, page } from 'src/platform/http/pagination';
 
 const CULL_INTERVAL_MS = 60_000;
@@ -122,7 +122,7 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
           before: null,
           after: { ...dto },
           event: licenseEvent(dto),
-          usage: [machineUsage('activated', license, this.clock.now())],
+          usage: [licenseUsage('machine', 'activated', license, this.clock.now())],
         });
         return dto;
       });
@@ -149,7 +149,10 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
         before: { ...before },
         after: null,
         event: licenseEvent(before),
-        usage: license === null ? [] : [machineUsage('deactivated', license, this.clock.now())],
+        usage:
+          license === null
+            ? []
+            : [licenseUsage('machine', 'deactivated', license, this.clock.now())],
       });
     });
     this.metrics.deactivations.manual.inc();
@@ -224,7 +227,8 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
             },
           })),
           usage: dead.map((machine) =>
-            machineUsage(
+            licenseUsage(
+              'machine',
               'culled',
               { policyId: machine.policy_id, customerId: machine.customer_id },
               now,
@@ -249,14 +253,6 @@ export class MachineService implements OnModuleInit, OnModuleDestroy {
     }
     return machine;
   }
-}
-
-function machineUsage(
-  dim: 'activated' | 'deactivated' | 'culled',
-  license: { policyId: string; customerId: string },
-  at: Date,
-): UsageDelta {
-  return { at, metric: 'machine', dim, policyId: license.policyId, customerId: license.customerId };
 }
 
 /** Machine events belong to their license's stream, so receivers see one ordered sequence per license. */

@@ -1,4 +1,4 @@
-import { usageBucket } from 'src/platform/usage/usage-deltas';
+import { USAGE_BUCKET_MS } from 'src/platform/usage/usage-deltas';
 import type { UsageDelta } from 'src/platform/usage/usage-deltas';
 
 /** One validation as the validations export keeps it (validation_events). */
@@ -35,16 +35,8 @@ export class ValidationTally {
   }
 
   add(event: ValidationEvent): void {
-    this.count(
-      {
-        at: usageBucket(event.at),
-        metric: 'validation',
-        dim: event.code,
-        policyId: event.policyId,
-        customerId: event.customerId,
-      },
-      1,
-    );
+    const bucket = Math.floor(event.at.getTime() / USAGE_BUCKET_MS) * USAGE_BUCKET_MS;
+    this.count(bucket, event.code, event.policyId, event.customerId, 1);
     if (!this.keepEvents) {
       return;
     }
@@ -71,17 +63,31 @@ export class ValidationTally {
   /** Puts back what a failed flush took, merged with what was counted meanwhile. */
   restore(taken: { deltas: UsageDelta[]; events: ValidationEvent[]; dropped: number }): void {
     for (const delta of taken.deltas) {
-      this.count(delta, delta.count ?? 1);
+      this.count(delta.at.getTime(), delta.dim, delta.policyId, delta.customerId, delta.count ?? 1);
     }
     const room = MAX_HELD_EVENTS - this.events.length;
     this.events = [...taken.events.slice(0, room), ...this.events];
     this.dropped += taken.dropped + Math.max(0, taken.events.length - room);
   }
 
-  private count(delta: UsageDelta, count: number): void {
-    const key = `${delta.at.getTime()}|${delta.dim}|${delta.policyId}|${delta.customerId}`;
+  /** On the hot path: an entry already counted costs a string key and an addition, no allocation. */
+  private count(
+    bucket: number,
+    code: string,
+    policyId: string | null,
+    customerId: string | null,
+    count: number,
+  ): void {
+    const key = `${bucket}|${code}|${policyId}|${customerId}`;
     const entry = this.counts.get(key);
     if (entry === undefined) {
+      const delta: UsageDelta = {
+        at: new Date(bucket),
+        metric: 'validation',
+        dim: code,
+        policyId,
+        customerId,
+      };
       this.counts.set(key, { delta, count });
     } else {
       entry.count += count;

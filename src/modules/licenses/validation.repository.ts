@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import type { ValidationSubject } from 'src/modules/licenses/license-validation';
 import type { ValidationEvent } from 'src/modules/licenses/validation-tally';
 import { LookupBatcher } from 'src/platform/database/lookup-batcher';
+import { poolOf } from 'src/platform/database/pool';
 import { addUsage } from 'src/platform/usage/usage-deltas';
 import type { UsageDelta } from 'src/platform/usage/usage-deltas';
 
@@ -78,8 +79,8 @@ interface RawValidationRow {
 export class ValidationRepository {
   private readonly pool: Pool;
 
-  constructor(dataSource: DataSource) {
-    this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+  constructor(private readonly dataSource: DataSource) {
+    this.pool = poolOf(dataSource);
   }
 
   /** One validation's lookup; concurrent ones are sent to PostgreSQL together, in one query. */
@@ -126,11 +127,9 @@ export class ValidationRepository {
     counts: readonly UsageDelta[],
     events: readonly ValidationEvent[],
   ): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await this.dataSource.transaction(async (tx) => {
       if (times.size > 0) {
-        await client.query(
+        await tx.query(
           `UPDATE licenses l SET last_validated_at = v.at
            FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at)
            WHERE l.id = v.id AND (l.last_validated_at IS NULL OR l.last_validated_at < v.at)`,
@@ -138,7 +137,7 @@ export class ValidationRepository {
         );
       }
       if (events.length > 0) {
-        await client.query(
+        await tx.query(
           `INSERT INTO validation_events (at, code, license_id, policy_id, product_id, customer_id, fingerprint)
            SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[],
                                 $6::uuid[], $7::text[])`,
@@ -153,14 +152,8 @@ export class ValidationRepository {
           ],
         );
       }
-      await addUsage(client, counts);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+      await addUsage(tx, counts);
+    });
   }
 }
 

@@ -3,6 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 
 import type { ExportQuery } from 'src/modules/reports/export-queries';
+import { poolOf } from 'src/platform/database/pool';
 
 /** Rows fetched per round trip: the most an export holds in memory at once. */
 export const EXPORT_BATCH = 1_000;
@@ -27,7 +28,7 @@ export class ExportRepository {
   private readonly pool: Pool;
 
   constructor(dataSource: DataSource) {
-    this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+    this.pool = poolOf(dataSource);
   }
 
   /** `onLost` is told when the connection fails between fetches (the server ended the session). */

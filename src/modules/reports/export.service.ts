@@ -29,6 +29,8 @@ import type {
   ValidationExportQueryDto,
 } from 'src/modules/reports/export.dto';
 import { EXPORT_BATCH, ExportRepository } from 'src/modules/reports/export.repository';
+import type { ExportCursor } from 'src/modules/reports/export.repository';
+import { instant } from 'src/modules/reports/report-time';
 import {
   ExportFormatNotAcceptable,
   ExportsBusy,
@@ -92,12 +94,16 @@ export class ExportService {
       throw new ExportsBusy(this.running);
     }
     this.running += 1;
-    let release: (() => Promise<void>) | null = async () => {
-      release = null;
-      this.running -= 1;
-      await cursor?.close();
+    let cursor: ExportCursor | undefined;
+    // Once, whichever comes first: the body closing, or a failure before there is one.
+    let released = false;
+    const release = async () => {
+      if (!released) {
+        released = true;
+        this.running -= 1;
+        await cursor?.close();
+      }
     };
-    let cursor: Awaited<ReturnType<ExportRepository['open']>> | undefined;
     try {
       // What is still in memory or waiting to be chained belongs in the export too.
       if (resource === 'validations') {
@@ -127,7 +133,7 @@ export class ExportService {
       const stream = Readable.from(body(sql, format, first, cursor), { highWaterMark: 2 });
       live.stream = stream;
       stream.once('close', () => {
-        void release?.().catch((error: unknown) =>
+        void release().catch((error: unknown) =>
           this.logger.warn({ err: error, msg: 'could not close an export cursor' }),
         );
       });
@@ -137,7 +143,7 @@ export class ExportService {
         filename: `tessera-${resource}-${this.clock.now().toISOString().slice(0, 19).replaceAll(':', '')}Z.${format}`,
       };
     } catch (error) {
-      await release?.();
+      await release();
       throw error;
     }
   }
@@ -198,15 +204,11 @@ async function* body(
   }
 }
 
-/** ISO 8601 admits forms PostgreSQL cannot read (week dates): only what Date reads, in order. */
+/** Readable dates (instant), in order; an empty range is an empty export. */
 function checkRange<T extends { from?: string; to?: string }>(query: T): T {
-  const times = [query.from, query.to].map((value) =>
-    value === undefined ? undefined : new Date(value),
-  );
-  if (times.some((time) => time !== undefined && Number.isNaN(time.getTime()))) {
-    throw new InvalidReportQuery('from and to must be date-times such as 2026-01-31T12:00:00Z.');
-  }
-  if (times[0] !== undefined && times[1] !== undefined && times[0] > times[1]) {
+  const from = query.from === undefined ? undefined : instant(query.from, 'from');
+  const to = query.to === undefined ? undefined : instant(query.to, 'to');
+  if (from !== undefined && to !== undefined && from > to) {
     throw new InvalidReportQuery('from must not be later than to.');
   }
   return query;

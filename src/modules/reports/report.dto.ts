@@ -114,7 +114,18 @@ export class SeatsReportDto {
   @ApiProperty({ type: [SeatsProductDto] }) products: SeatsProductDto[];
 }
 
-export class NearLimitsQueryDto extends ReportScopeQueryDto {
+/** A snapshot listing licenses: at most `limit` of them. */
+export class ReportListQueryDto extends ReportScopeQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+}
+
+export class NearLimitsQueryDto extends ReportListQueryDto {
   @ApiPropertyOptional({
     minimum: 1,
     maximum: 100,
@@ -127,14 +138,6 @@ export class NearLimitsQueryDto extends ReportScopeQueryDto {
   @Min(1)
   @Max(100)
   threshold?: number;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
 }
 
 export class NearLimitDto {
@@ -157,7 +160,7 @@ export class NearLimitsReportDto {
   @ApiProperty({ type: [NearLimitDto] }) licenses: NearLimitDto[];
 }
 
-export class ExpiringQueryDto extends ReportScopeQueryDto {
+export class ExpiringQueryDto extends ReportListQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 3650, default: 30 })
   @IsOptional()
   @Type(() => Number)
@@ -165,14 +168,6 @@ export class ExpiringQueryDto extends ReportScopeQueryDto {
   @Min(1)
   @Max(3650)
   days?: number;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
 }
 
 export class ExpiringLicenseDto {

@@ -24,6 +24,7 @@ import {
   TooManyBuckets,
 } from 'src/modules/reports/report.errors';
 import { ReportRepository } from 'src/modules/reports/report.repository';
+import { instant } from 'src/modules/reports/report-time';
 import { ALL_SCOPE } from 'src/modules/reports/usage-counts';
 import type { Interval, ReportScope } from 'src/modules/reports/report.repository';
 import { APP_CONFIG } from 'src/config/app-config';
@@ -313,15 +314,6 @@ function scopeOf(query: ReportScopeQueryDto): ReportScope {
     throw new InvalidReportQuery(`${given[0].type}Id must not be the nil uuid.`);
   }
   return given[0] ?? { type: 'all' };
-}
-
-/** ISO 8601 admits forms (week and ordinal dates) that Date, and so PostgreSQL's input, cannot read. */
-function instant(value: string, name: string): Date {
-  const time = new Date(value);
-  if (Number.isNaN(time.getTime())) {
-    throw new InvalidReportQuery(`${name} must be a date-time such as 2026-01-31T12:00:00Z.`);
-  }
-  return time;
 }
 
 function scopeDto(scope: ReportScope): ReportScopeDto {

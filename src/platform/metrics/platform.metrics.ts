@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 
 import { APP_CONFIG } from 'src/config/app-config';
 import type { AppConfig } from 'src/config/app-config';
+import { poolOf } from 'src/platform/database/pool';
 import { Readiness } from 'src/platform/health/readiness';
 import { Metrics } from 'src/platform/metrics/metrics';
 import { OutboxRepository } from 'src/platform/outbox/outbox.repository';
@@ -34,7 +34,7 @@ export class PlatformMetrics {
       .labels(packageVersion(), config.signing.backend)
       .set(1);
 
-    const pool = (dataSource.driver as unknown as { master: Pool }).master;
+    const pool = poolOf(dataSource);
     metrics.gauge({
       name: 'tessera_db_pool_connections',
       help: 'Connections of the database pool, by state (in_use, idle).',

@@ -23,8 +23,14 @@ export interface Queryable {
 /** The rollup bucket every count lands in: 15 minutes, so every time zone's hours and days align. */
 export const USAGE_BUCKET_MS = 15 * 60_000;
 
-export function usageBucket(at: Date): Date {
-  return new Date(Math.floor(at.getTime() / USAGE_BUCKET_MS) * USAGE_BUCKET_MS);
+/** A count of something that happened to a license (its policy and customer are the scopes it counts in). */
+export function licenseUsage(
+  metric: UsageMetric,
+  dim: string,
+  license: { readonly policyId: string; readonly customerId: string },
+  at: Date,
+): UsageDelta {
+  return { at, metric, dim, policyId: license.policyId, customerId: license.customerId };
 }
 
 /** Adds the deltas in `db`'s transaction (one statement): rolled back with it, they count for nothing. */
