@@ -19,6 +19,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 COPY package.json package-lock.json ./
+# The workspaces (SDK, console): npm installs their dependencies with the root's.
+COPY packages ./packages
 # `npm install` with the committed lockfile, not `npm ci`: the lockfile lacks the non-Linux @swc/core
 # builds and `npm ci` rejects it; `npm install` uses it as is.
 RUN npm install --no-audit --no-fund
@@ -29,6 +31,7 @@ COPY migrations ./migrations
 # The `node` devDependency (Node 24 for npm scripts on older hosts) is pruned here: at runtime the base
 # image's Node 24 runs the app.
 RUN npm run build \
+ && npm run -s build:packages \
  && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime -------------------------------------------------------------------------------------------
@@ -52,6 +55,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The admin console's static build, served at /console.
+COPY --from=build /app/packages/console/dist ./packages/console/dist
 
 # DATA_DIR (./data) is only written when no DATABASE_URL is given (embedded PostgreSQL under
 # data/postgres); mount a volume there if you use it.

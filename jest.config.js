@@ -42,6 +42,12 @@ module.exports = {
     { ...common, displayName: 'medium', testMatch: ['<rootDir>/test/medium/**/*.medium-spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     {
+      // The admin console in Debian's Chromium against the real server (packages/console/dist, built first).
+      ...common,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'],
+    },
+    {
       // @tessera/sdk against a real server process; its ESM sources (and tests) import
       // `./x.js`, read as `./x.ts`.
       ...common,

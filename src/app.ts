@@ -15,6 +15,7 @@ import {
 } from 'src/modules/licenses/validation.route';
 import type { AppConfig } from 'src/config/app-config';
 import { readTlsPair } from 'src/config/tls-pair';
+import { CONSOLE_ROUTES, defaultConsoleDir, registerConsole } from 'src/platform/http/console';
 import { closeConnectionsWhileClosing } from 'src/platform/http/drain-on-close';
 import { refuseNulCharacters } from 'src/platform/http/input-characters';
 import { OPENAPI_ROUTES, setupOpenApi } from 'src/platform/http/openapi';
@@ -28,7 +29,11 @@ import { packageVersion } from 'src/platform/version';
 
 /** The routes createApp registers on Fastify directly, outside Nest's router (each public). */
 export function plainRoutes(config: AppConfig): readonly PlainRoute[] {
-  return [...VALIDATION_ROUTES, ...(config.http.openApiDocs ? OPENAPI_ROUTES : [])];
+  return [
+    ...VALIDATION_ROUTES,
+    ...(config.http.openApiDocs ? OPENAPI_ROUTES : []),
+    ...(config.console.enabled ? CONSOLE_ROUTES : []),
+  ];
 }
 
 /** Builds the whole HTTP application; `main.ts` listens with it, and so do the e2e tests. */
@@ -91,6 +96,9 @@ export async function createApp(
 
   // The validation hot path bypasses Nest's pipeline (see ValidationRoute); it still gets the hooks above.
   app.get(ValidationRoute).register(fastify);
+  if (config.console.enabled) {
+    registerConsole(fastify, config.console.dir ?? defaultConsoleDir());
+  }
 
   app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
   app.useGlobalPipes(

@@ -268,6 +268,19 @@ describe('webhook configuration', () => {
     ]);
   });
 
+  it('serves the console from its build unless CONSOLE_ENABLED=false; CONSOLE_DIR moves it', () => {
+    const load = (env: Record<string, string>) =>
+      loadConfig({ DATA_DIR: tempDir(), ...env }, '/srv/tessera').console;
+    expect(load({})).toEqual({ enabled: true, dir: undefined });
+    expect(load({ CONSOLE_ENABLED: 'false', CONSOLE_DIR: 'web' })).toEqual({
+      enabled: false,
+      dir: '/srv/tessera/web',
+    });
+    expect(problemsOf({ ...SECRETS, CONSOLE_ENABLED: 'sometimes' })).toEqual([
+      'CONSOLE_ENABLED: "sometimes" is not a boolean (true/false)',
+    ]);
+  });
+
   it('names every bad webhook variable', () => {
     const problems = problemsOf({
       ...SECRETS,

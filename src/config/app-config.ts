@@ -30,6 +30,12 @@ export interface AppConfig {
     /** Serve the OpenAPI document (/openapi.json, /openapi.yaml) and its reference page (/docs). */
     readonly openApiDocs: boolean;
   };
+  readonly console: {
+    /** Serve the admin console at /console (its data comes from the /v1 API, with an admin's token). */
+    readonly enabled: boolean;
+    /** The built console; absent: packages/console/dist of this installation. */
+    readonly dir: string | undefined;
+  };
   readonly database: {
     /** Absent: start the embedded PostgreSQL under `embedded.dir`. */
     readonly url: string | undefined;
@@ -224,6 +230,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   }
 
   const otlpEndpoint = read.optional('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const consoleDir = read.optional('CONSOLE_DIR');
   if (otlpEndpoint !== undefined && !isHttpUrl(otlpEndpoint)) {
     problems.push('OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL');
   }
@@ -265,6 +272,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       tls,
       tlsTerminatedByProxy,
       openApiDocs: read.bool('OPENAPI_DOCS_ENABLED', true),
+    },
+    console: {
+      enabled: read.bool('CONSOLE_ENABLED', true),
+      dir: consoleDir === undefined ? undefined : resolve(cwd, consoleDir),
     },
     database: {
       url: databaseUrl,

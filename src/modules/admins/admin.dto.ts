@@ -13,6 +13,7 @@ import {
   MaxLength,
 } from 'class-validator';
 
+import { Permission } from 'src/platform/auth/permission';
 import { Role } from 'src/platform/auth/roles';
 
 export class LoginDto {
@@ -119,6 +120,11 @@ export class AdminDto {
   @ApiProperty() updatedAt: string;
   @ApiProperty({ description: 'Row version; send as If-Match: W/"<version>" to PATCH' })
   version: number;
+}
+
+/** The signed-in admin, with what its roles allow: the console offers only these actions. */
+export class MeDto extends AdminDto {
+  @ApiProperty({ enum: Permission, isArray: true }) permissions: Permission[];
 }
 
 export class AdminListDto {

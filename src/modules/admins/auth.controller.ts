@@ -11,10 +11,10 @@ import {
 import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 
 import {
-  AdminDto,
   ChangePasswordDto,
   LoginDto,
   LoginResultDto,
+  MeDto,
   MfaVerifyDto,
   RefreshDto,
   SessionDto,
@@ -24,6 +24,7 @@ import { AuthService } from 'src/modules/admins/auth.service';
 import type { Actor } from 'src/platform/auth/actor';
 import { AuthenticatedAdmin, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Public } from 'src/platform/auth/public.decorator';
+import { permissionsOf } from 'src/platform/auth/roles';
 import { AuthRateLimited } from 'src/platform/http/rate-limit';
 import { ClientMeta } from 'src/platform/http/request-meta';
 import type { RequestMeta } from 'src/platform/http/request-meta';
@@ -73,9 +74,10 @@ export class AuthController {
 
   @Get('me')
   @AuthenticatedAdmin({ duringEnrollment: true })
-  @ApiOkResponse({ type: AdminDto })
-  me(@CurrentActor() actor: Actor): Promise<AdminDto> {
-    return this.admins.get(actor.id ?? '');
+  @ApiOkResponse({ type: MeDto })
+  async me(@CurrentActor() actor: Actor): Promise<MeDto> {
+    const admin = await this.admins.get(actor.id ?? '');
+    return { ...admin, permissions: [...permissionsOf(admin.roles)].sort() };
   }
 
   @Get('sessions')

@@ -10,7 +10,14 @@ const DOCS_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
   "connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+// The admin console: its own scripts and styles only, no inline script, data only from this origin's API;
+// QR codes are data: images.
+const CONSOLE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "font-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 export const DOCS_PATH = 'docs';
+const CONSOLE_PREFIX = '/console';
 
 const HSTS = 'max-age=31536000; includeSubDomains';
 
@@ -27,6 +34,8 @@ export function registerResponseHeaders(
   const docsPrefix = `/${DOCS_PATH}`;
   fastify.addHook('onRequest', (request, reply, done) => {
     const isDocs = request.url === docsPrefix || request.url.startsWith(`${docsPrefix}/`);
+    const isConsole =
+      request.url === CONSOLE_PREFIX || request.url.startsWith(`${CONSOLE_PREFIX}/`);
     if (options.alwaysHsts || request.protocol === 'https') {
       void reply.header('strict-transport-security', HSTS);
     }
@@ -36,7 +45,7 @@ export function registerResponseHeaders(
       'referrer-policy': 'no-referrer',
       'cross-origin-opener-policy': 'same-origin',
       'cross-origin-resource-policy': 'same-origin',
-      'content-security-policy': isDocs ? DOCS_CSP : API_CSP,
+      'content-security-policy': isDocs ? DOCS_CSP : isConsole ? CONSOLE_CSP : API_CSP,
       [REQUEST_ID_HEADER]: request.id,
     });
     // Remember the trace while its span is active: the access log line is written after it ends.

@@ -2002,6 +2002,20 @@ export type components = {
             scope: components["schemas"]["ReportScopeDto"];
             total: number;
         };
+        MeDto: {
+            createdAt: string;
+            email: string;
+            id: string;
+            mfaEnabled: boolean;
+            name: string;
+            permissions: ("admin.read" | "admin.create" | "admin.update" | "admin.disable" | "admin.role-assign" | "api-key.read" | "api-key.create" | "api-key.revoke" | "audit.read" | "audit.verify" | "audit.checkpoint" | "settings.read" | "settings.update" | "customer.read" | "customer.create" | "customer.update" | "customer.delete" | "customer.erase" | "customer.export-personal-data" | "product.read" | "product.create" | "product.update" | "product.delete" | "entitlement.read" | "entitlement.create" | "entitlement.update" | "entitlement.delete" | "policy.read" | "policy.create" | "policy.update" | "policy.delete" | "license.read" | "license.create" | "license.update" | "license.suspend" | "license.reinstate" | "license.renew" | "license.revoke" | "license.check-in" | "license.change-policy" | "license.entitlements-update" | "license.usage-update" | "license.validate" | "license.check-out" | "report.read" | "machine.read" | "machine.activate" | "machine.deactivate" | "machine.heartbeat" | "signing-key.read" | "signing-key.create" | "signing-key.rotate" | "webhook-endpoint.read" | "webhook-endpoint.create" | "webhook-endpoint.update" | "webhook-endpoint.delete" | "webhook-endpoint.secret-rotate" | "webhook-endpoint.send-test" | "webhook-delivery.read" | "webhook-delivery.retry" | "webhook-delivery.recover")[];
+            roles: ("owner" | "admin" | "developer" | "support" | "sales" | "read-only")[];
+            /** @enum {string} */
+            status: "active" | "disabled";
+            updatedAt: string;
+            /** @description Row version; send as If-Match: W/"<version>" to PATCH */
+            version: number;
+        };
         MfaEnrollmentDto: {
             /** @example otpauth://totp/Tessera:owner%40example.com?secret=...&issuer=Tessera */
             otpauthUri: string;
@@ -3527,7 +3541,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AdminDto"];
+                    "application/json": components["schemas"]["MeDto"];
                 };
             };
             /** @description Missing, invalid or expired credentials (problem+json) */

@@ -1,0 +1,302 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+
+import { api, unwrap } from '../api';
+import type { Schemas } from '../api';
+import type { ScreenProps } from '../App';
+import { Link } from '../router';
+import {
+  compact,
+  CursorList,
+  ErrorBanner,
+  Form,
+  Loaded,
+  Page,
+  SecretOnce,
+  Status,
+  Table,
+  When,
+} from '../ui';
+
+type License = Schemas['LicenseDto'];
+type Issued = Schemas['IssuedLicenseDto'];
+type StatusFilter = '' | 'ACTIVE' | 'SUSPENDED' | 'REVOKED';
+
+/** Licenses: filtered list, issue from a policy (the key is shown once). */
+export function Licenses({ can }: ScreenProps): React.JSX.Element {
+  const queries = useQueryClient();
+  const [status, setStatus] = useState<StatusFilter>('');
+  const [issued, setIssued] = useState<Issued | null>(null);
+  const policies = useQuery({
+    queryKey: ['policies', 'all'],
+    queryFn: () => unwrap(api.GET('/v1/policies', { params: { query: { limit: 100 } } })),
+  });
+  const customers = useQuery({
+    queryKey: ['customers', 'all'],
+    queryFn: () => unwrap(api.GET('/v1/customers', { params: { query: { limit: 100 } } })),
+  });
+  return (
+    <Page title="Licenses">
+      <div className="filters">
+        <label htmlFor="license-status">Status</label>
+        <select
+          id="license-status"
+          value={status}
+          onChange={(e) => setStatus(e.target.value as StatusFilter)}
+        >
+          <option value="">Any</option>
+          <option value="ACTIVE">Active</option>
+          <option value="SUSPENDED">Suspended</option>
+          <option value="REVOKED">Revoked</option>
+        </select>
+      </div>
+      <CursorList<License>
+        queryKey={['licenses', status]}
+        page={(cursor) =>
+          unwrap(
+            api.GET('/v1/licenses', {
+              params: { query: { cursor, status: status === '' ? undefined : status } },
+            }),
+          )
+        }
+        caption="Licenses"
+        empty="No licenses."
+        columns={[
+          {
+            label: 'Key',
+            cell: (l) => <Link to={`/licenses/${l.id}`}>{`${l.keyPrefix}…`}</Link>,
+          },
+          { label: 'Name', cell: (l) => l.name ?? '—' },
+          { label: 'Status', cell: (l) => <Status value={l.status} /> },
+          { label: 'Expires', cell: (l) => <When at={l.expiresAt} /> },
+          { label: 'Last validated', cell: (l) => <When at={l.lastValidatedAt} /> },
+        ]}
+      />
+      {issued === null ? null : (
+        <SecretOnce label={`License key of ${issued.name ?? issued.id}`} value={issued.key} />
+      )}
+      {can('license.create') && policies.data !== undefined && customers.data !== undefined ? (
+        <section aria-labelledby="license-new">
+          <h2 id="license-new">Issue a license</h2>
+          <Form<Issued>
+            // A new form when the choices change: its first choices are the defaults.
+            key={[...policies.data.data, ...customers.data.data].map((x) => x.id).join()}
+            fields={[
+              {
+                name: 'policyId',
+                label: 'Policy',
+                type: 'select',
+                required: true,
+                initial: policies.data.data[0]?.id ?? '',
+                options: policies.data.data.map((p) => ({ value: p.id, label: p.name })),
+              },
+              {
+                name: 'customerId',
+                label: 'Customer',
+                type: 'select',
+                required: true,
+                initial: customers.data.data[0]?.id ?? '',
+                options: customers.data.data.map((c) => ({ value: c.id, label: c.name })),
+              },
+              { name: 'name', label: 'Name' },
+              { name: 'maxMachines', label: 'Machines (overrides the policy)', type: 'number' },
+            ]}
+            submitLabel="Issue license"
+            submit={(values) =>
+              unwrap(api.POST('/v1/licenses', { body: compact(values, ['maxMachines']) as never }))
+            }
+            onDone={(license) => {
+              setIssued(license);
+              void queries.invalidateQueries({ queryKey: ['licenses'] });
+            }}
+          />
+        </section>
+      ) : null}
+    </Page>
+  );
+}
+
+type Action = 'suspend' | 'reinstate' | 'renew' | 'revoke';
+
+const ACTIONS: readonly { action: Action; label: string; allowed: (l: License) => boolean }[] = [
+  {
+    action: 'suspend',
+    label: 'Suspend',
+    allowed: (l) => l.status !== 'SUSPENDED' && l.status !== 'REVOKED',
+  },
+  { action: 'reinstate', label: 'Reinstate', allowed: (l) => l.status === 'SUSPENDED' },
+  {
+    action: 'renew',
+    label: 'Renew',
+    allowed: (l) => l.status !== 'REVOKED' && l.expiresAt !== null,
+  },
+  { action: 'revoke', label: 'Revoke', allowed: (l) => l.status !== 'REVOKED' },
+];
+
+/** One license: its actions, a signed license file, and its machines. */
+export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.JSX.Element {
+  const queries = useQueryClient();
+  const license = useQuery({
+    queryKey: ['licenses', id],
+    queryFn: () => unwrap(api.GET('/v1/licenses/{id}', { params: { path: { id } } })),
+  });
+  const act = useMutation({
+    mutationFn: (action: Action) => {
+      const path = { params: { path: { id } } };
+      switch (action) {
+        case 'suspend':
+          return unwrap(api.POST('/v1/licenses/{id}/actions/suspend', path));
+        case 'reinstate':
+          return unwrap(api.POST('/v1/licenses/{id}/actions/reinstate', path));
+        case 'renew':
+          return unwrap(api.POST('/v1/licenses/{id}/actions/renew', path));
+        case 'revoke':
+          return unwrap(api.POST('/v1/licenses/{id}/actions/revoke', path));
+      }
+    },
+    onSuccess: (updated) => {
+      queries.setQueryData(['licenses', id], updated);
+      void queries.invalidateQueries({ queryKey: ['licenses'] });
+    },
+  });
+  const checkOut = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api.POST('/v1/licenses/{id}/actions/check-out', {
+          params: { path: { id } },
+          body: {},
+        }),
+      ),
+  });
+  return (
+    <Loaded query={license}>
+      {(l) => (
+        <Page
+          title={`License ${l.keyPrefix}…`}
+          actions={
+            <>
+              {ACTIONS.filter((a) => a.allowed(l) && can(`license.${a.action}`)).map((a) => (
+                <button
+                  key={a.action}
+                  type="button"
+                  disabled={act.isPending}
+                  onClick={() => {
+                    if (a.action !== 'revoke' || confirm('Revoke this license for good?')) {
+                      act.mutate(a.action);
+                    }
+                  }}
+                >
+                  {a.label}
+                </button>
+              ))}
+              {can('license.check-out') ? (
+                <button type="button" onClick={() => checkOut.mutate()}>
+                  Check out license file
+                </button>
+              ) : null}
+            </>
+          }
+        >
+          <ErrorBanner error={act.error ?? checkOut.error} />
+          <dl className="details">
+            <dt>Status</dt>
+            <dd data-testid="license-status">
+              <Status value={l.status} />
+            </dd>
+            <dt>Name</dt>
+            <dd>{l.name ?? '—'}</dd>
+            <dt>Policy</dt>
+            <dd>
+              <code>{l.policyId}</code>
+            </dd>
+            <dt>Customer</dt>
+            <dd>
+              <code>{l.customerId}</code>
+            </dd>
+            <dt>Expires</dt>
+            <dd>
+              <When at={l.expiresAt} />
+            </dd>
+            <dt>Last validated</dt>
+            <dd>
+              <When at={l.lastValidatedAt} />
+            </dd>
+            <dt>Entitlements</dt>
+            <dd>{l.entitlements.length === 0 ? 'none' : l.entitlements.join(', ')}</dd>
+            <dt>Uses</dt>
+            <dd>
+              {l.uses}
+              {l.maxUses === null ? '' : ` of ${l.maxUses}`}
+            </dd>
+          </dl>
+          {checkOut.data === undefined ? null : (
+            <section aria-labelledby="file-title">
+              <h2 id="file-title">License file</h2>
+              <p>
+                Signed with key {checkOut.data.kid}, valid until{' '}
+                <When at={checkOut.data.expiresAt} />.
+              </p>
+              <textarea
+                readOnly
+                aria-label="License file"
+                rows={8}
+                value={checkOut.data.certificate}
+              />
+            </section>
+          )}
+          {can('machine.read') ? (
+            <Machines licenseId={id} canDeactivate={can('machine.deactivate')} />
+          ) : null}
+        </Page>
+      )}
+    </Loaded>
+  );
+}
+
+function Machines(props: { licenseId: string; canDeactivate: boolean }): React.JSX.Element {
+  const queries = useQueryClient();
+  const machines = useQuery({
+    queryKey: ['machines', props.licenseId],
+    queryFn: () =>
+      unwrap(
+        api.GET('/v1/machines', {
+          params: { query: { licenseId: props.licenseId, limit: 100 } },
+        }),
+      ),
+  });
+  const deactivate = useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE('/v1/machines/{id}', { params: { path: { id } } })),
+    onSuccess: () => void queries.invalidateQueries({ queryKey: ['machines', props.licenseId] }),
+  });
+  return (
+    <section aria-labelledby="machines-title">
+      <h2 id="machines-title">Machines</h2>
+      <ErrorBanner error={deactivate.error} />
+      <Loaded query={machines}>
+        {(page) => (
+          <Table
+            caption="Machines"
+            rows={page.data}
+            empty="No machines are activated."
+            columns={[
+              { label: 'Fingerprint', cell: (m) => <code>{m.fingerprint}</code> },
+              { label: 'Host', cell: (m) => m.hostname ?? '—' },
+              { label: 'Platform', cell: (m) => m.platform ?? '—' },
+              { label: 'Last heartbeat', cell: (m) => <When at={m.lastHeartbeatAt} /> },
+              {
+                label: 'Action',
+                cell: (m) =>
+                  props.canDeactivate ? (
+                    <button type="button" onClick={() => deactivate.mutate(m.id)}>
+                      Deactivate
+                    </button>
+                  ) : null,
+              },
+            ]}
+          />
+        )}
+      </Loaded>
+    </section>
+  );
+}
