@@ -233,7 +233,12 @@ describeInChromium('admin console in Chromium', () => {
     await page.getByLabel('Code').last().fill('acme-cad');
     await page.getByLabel('Name', { exact: true }).fill('Acme CAD');
     await page.getByRole('button', { name: 'Create product' }).click();
-    await page.getByRole('cell', { name: 'acme-cad' }).waitFor();
+    await page.getByRole('cell', { name: 'acme-cad', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Edit Acme CAD' }).click();
+    const edit = page.getByRole('dialog', { name: /Edit product/ });
+    await edit.getByLabel('Name').fill('Acme CAD Pro');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('cell', { name: 'Acme CAD Pro', exact: true }).waitFor();
     await screen('products');
 
     await go('Customers');
@@ -250,14 +255,14 @@ describeInChromium('admin console in Chromium', () => {
     await page.getByLabel('Name', { exact: true }).fill('Pro yearly');
     await page.getByLabel('Machines per license').fill('3');
     await page.getByRole('button', { name: 'Create policy' }).click();
-    await page.getByRole('cell', { name: 'Pro yearly' }).waitFor();
+    await page.getByRole('cell', { name: 'Pro yearly', exact: true }).waitFor();
     await screen('policies');
 
     await go('Webhooks');
     await page.getByLabel('URL').fill(`${receiver.url}/billing`);
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     await page.getByText(/shown this once/).waitFor();
-    await page.getByRole('cell', { name: `${receiver.url}/billing` }).waitFor();
+    await page.getByRole('cell', { name: `${receiver.url}/billing`, exact: true }).waitFor();
   });
 
   it('issues a license, shows its key once, and counts a validation on the dashboard', async () => {
@@ -338,7 +343,7 @@ describeInChromium('admin console in Chromium', () => {
       .getByRole('row', { name: /license\.suspended/ })
       .getByRole('button', { name: 'Attempts' })
       .click();
-    await page.getByRole('dialog').getByRole('cell', { name: '200' }).waitFor();
+    await page.getByRole('dialog').getByRole('cell', { name: '200', exact: true }).waitFor();
     await screen('webhook-delivery');
     await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
     await screen('webhooks');
@@ -370,7 +375,7 @@ describeInChromium('admin console in Chromium', () => {
     await page.getByRole('button', { name: 'Create API key' }).click();
     const key = (await page.getByTestId('secret-value').textContent()) ?? '';
     expect(key).toMatch(/^tsk_/);
-    await page.getByRole('cell', { name: 'billing sync' }).waitFor();
+    await page.getByRole('cell', { name: 'billing sync', exact: true }).waitFor();
     await screen('api-keys');
     const listed = await fetch(`${t.baseUrl}/v1/licenses`, {
       headers: { authorization: `Bearer ${key}` },
@@ -390,7 +395,7 @@ describeInChromium('admin console in Chromium', () => {
 
   it('lists its sessions and signs out', async () => {
     await go('Account');
-    await page.getByRole('cell', { name: 'This session' }).waitFor();
+    await page.getByRole('cell', { name: 'This session', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     // Signed out for the server too: no session of the admin is left open.

@@ -3,7 +3,7 @@ import { useState } from 'react';
 
 import { api, unwrap } from '../api';
 import type { ScreenProps } from '../App';
-import { compact, CursorList, Form, Page, When } from '../ui';
+import { compact, CursorList, Dialog, Form, Page, When } from '../ui';
 import type { Column, Field, FormValues, Page_ } from '../ui';
 
 type Kind = 'customers' | 'products' | 'entitlements' | 'policies';
@@ -16,7 +16,11 @@ interface Row {
   productId?: string;
   maxMachines?: number | null;
   createdAt: string;
+  version: number;
 }
+
+/** If-Match for a PATCH: the row version the admin saw, so a concurrent change answers 412, not lost. */
+const ifMatch = (row: Row) => ({ 'If-Match': `W/"${row.version}"` });
 
 interface Spec {
   title: string;
@@ -27,7 +31,12 @@ interface Spec {
   fields: (products: readonly { id: string; code: string }[]) => readonly Field[];
   list: (cursor: string | undefined, filter: string) => Promise<Page_<Row>>;
   submit: (values: FormValues) => Promise<unknown>;
+  /** Fields an edit may change (the code, product and limits stay as issued). */
+  editable: readonly Field[];
+  update: (row: Row, values: FormValues) => Promise<unknown>;
 }
+
+const NAME: Field = { name: 'name', label: 'Name', required: true };
 
 const created: Column<Row> = { label: 'Created', cell: (row) => <When at={row.createdAt} /> };
 
@@ -36,7 +45,7 @@ function codeAndName(
   title: string,
   singular: string,
   codeHint: string,
-): Omit<Spec, 'list' | 'submit'> {
+): Omit<Spec, 'list' | 'submit' | 'editable' | 'update'> {
   return {
     title,
     singular,
@@ -74,12 +83,28 @@ const SPECS: Record<Kind, Spec> = {
     list: (cursor, q) =>
       unwrap(api.GET('/v1/customers', { params: { query: { cursor, q: q || undefined } } })),
     submit: (values) => unwrap(api.POST('/v1/customers', { body: compact(values) as never })),
+    editable: [NAME, { name: 'email', label: 'Email', type: 'email', required: true }],
+    update: (row, values) =>
+      unwrap(
+        api.PATCH('/v1/customers/{id}', {
+          params: { path: { id: row.id }, header: ifMatch(row) },
+          body: compact(values) as never,
+        }),
+      ),
   },
   products: {
     ...codeAndName('Products', 'product', 'Stable identifier, e.g. acme-cad'),
     list: (cursor, code) =>
       unwrap(api.GET('/v1/products', { params: { query: { cursor, code: code || undefined } } })),
     submit: (values) => unwrap(api.POST('/v1/products', { body: compact(values) as never })),
+    editable: [NAME],
+    update: (row, values) =>
+      unwrap(
+        api.PATCH('/v1/products/{id}', {
+          params: { path: { id: row.id }, header: ifMatch(row) },
+          body: compact(values) as never,
+        }),
+      ),
   },
   entitlements: {
     ...codeAndName('Entitlements', 'entitlement', 'e.g. export-pdf'),
@@ -88,6 +113,14 @@ const SPECS: Record<Kind, Spec> = {
         api.GET('/v1/entitlements', { params: { query: { cursor, code: code || undefined } } }),
       ),
     submit: (values) => unwrap(api.POST('/v1/entitlements', { body: compact(values) as never })),
+    editable: [NAME],
+    update: (row, values) =>
+      unwrap(
+        api.PATCH('/v1/entitlements/{id}', {
+          params: { path: { id: row.id }, header: ifMatch(row) },
+          body: compact(values) as never,
+        }),
+      ),
   },
   policies: {
     title: 'Policies',
@@ -127,6 +160,15 @@ const SPECS: Record<Kind, Spec> = {
           body: compact(values, ['maxMachines', 'durationSeconds']) as never,
         }),
       ),
+    editable: [NAME],
+    update: (row, values) =>
+      unwrap(
+        api.PATCH('/v1/policies/{id}', {
+          params: { path: { id: row.id } },
+          headers: ifMatch(row),
+          body: compact(values) as never,
+        }),
+      ),
   },
 };
 
@@ -136,6 +178,22 @@ export function Catalog({ kind, can }: ScreenProps & { kind: Kind }): React.JSX.
   const queries = useQueryClient();
   const [filter, setFilter] = useState('');
   const [applied, setApplied] = useState('');
+  const [editing, setEditing] = useState<Row | null>(null);
+  const columns: readonly Column<Row>[] = [
+    ...spec.columns,
+    ...(can(spec.create.replace('.create', '.update'))
+      ? [
+          {
+            label: 'Action',
+            cell: (row: Row) => (
+              <button type="button" onClick={() => setEditing(row)} aria-label={`Edit ${row.name}`}>
+                Edit
+              </button>
+            ),
+          },
+        ]
+      : []),
+  ];
   const products = useQuery({
     queryKey: ['products', 'all'],
     queryFn: () => unwrap(api.GET('/v1/products', { params: { query: { limit: 100 } } })),
@@ -159,9 +217,32 @@ export function Catalog({ kind, can }: ScreenProps & { kind: Kind }): React.JSX.
         queryKey={[kind, applied]}
         page={(cursor) => spec.list(cursor, applied)}
         caption={spec.title}
-        columns={spec.columns}
+        columns={columns}
         empty={applied === '' ? `No ${spec.title.toLowerCase()} yet.` : 'Nothing matches.'}
       />
+      <Dialog
+        title={`Edit ${spec.singular} ${editing?.name ?? ''}`}
+        open={editing !== null}
+        onClose={() => setEditing(null)}
+      >
+        {editing === null ? null : (
+          <Form
+            fields={spec.editable.map((field) => ({
+              ...field,
+              initial: String(editing[field.name as keyof Row] ?? ''),
+            }))}
+            submitLabel="Save"
+            submit={(values) => spec.update(editing, values)}
+            onDone={() => {
+              setEditing(null);
+              void queries.invalidateQueries({ queryKey: [kind] });
+            }}
+          />
+        )}
+        <button type="button" onClick={() => setEditing(null)}>
+          Cancel
+        </button>
+      </Dialog>
       {can(spec.create) && (kind !== 'policies' || products.data !== undefined) ? (
         <section aria-labelledby={`${kind}-new`}>
           <h2 id={`${kind}-new`}>New {spec.singular}</h2>
