@@ -189,6 +189,8 @@ describeInChromium('admin console in Chromium', () => {
   });
 
   it('signs in with a password and enrols TOTP from the QR code screen', async () => {
+    // A first visit has no refresh cookie: the console's attempt to resume a session is refused.
+    expected.push({ status: 401, path: '/v1/auth/refresh' });
     await page.goto(`${t.baseUrl}/console/`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await screen('sign-in');
@@ -225,6 +227,28 @@ describeInChromium('admin console in Chromium', () => {
     // Back on the screen it was signed out from.
     await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
     await go('Dashboard');
+    // A reload keeps the session: the HttpOnly refresh cookie gets a new access token, no password asked.
+    // Every card loaded first: a reload would abort the dashboard's requests still in flight.
+    for (const id of [
+      'chain-status',
+      'total-validations',
+      'total-activations',
+      'total-webhook-deliveries',
+    ]) {
+      await page.getByTestId(id).waitFor();
+    }
+    await page.getByText(/No signed checkpoint yet|Last checkpoint/).waitFor();
+    await page.getByText('No products yet.').waitFor();
+    await page.waitForLoadState('networkidle');
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    const [cookie] = (await page.context().cookies()).filter((c) => c.name === 'tessera_refresh');
+    expect(cookie).toMatchObject({
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Strict',
+      path: '/v1/auth',
+    });
     await screen('dashboard-empty');
   });
 

@@ -1,7 +1,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, useSyncExternalStore } from 'react';
 
-import { onStepUpRequired } from './api';
+import { onStepUpRequired, refresh } from './api';
 import { fetchMe, IDLE_TIMEOUT_MS, signOut } from './auth';
 import type { Me } from './auth';
 import { Link, match, usePath } from './router';
@@ -39,6 +39,11 @@ const NAV: readonly { to: string; label: string; needs: string }[] = [
 export function App(): React.JSX.Element {
   const signedIn = useSignedIn();
   const [notice, setNotice] = useState<string | null>(null);
+  // A reload: the refresh cookie, if any, signs the admin back in without a password.
+  const [resuming, setResuming] = useState(true);
+  useEffect(() => {
+    void refresh().finally(() => setResuming(false));
+  }, []);
   const queries = useQueryClient();
   useEffect(() => {
     if (!signedIn) {
@@ -48,6 +53,9 @@ export function App(): React.JSX.Element {
   useIdleSignOut(signedIn, () =>
     setNotice('You were signed out after 15 minutes without activity.'),
   );
+  if (resuming) {
+    return <Loading />;
+  }
   if (!signedIn) {
     return <SignIn notice={notice} onSignedIn={() => setNotice(null)} />;
   }

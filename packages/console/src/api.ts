@@ -1,7 +1,7 @@
 import { TesseraApiError, TesseraClient, unwrap } from '@tessera/sdk';
 import type { Schemas } from '@tessera/sdk';
 
-import { setTokens, tokens, tokensFrom } from './session';
+import { SESSION_HEADERS, setTokens, tokens, tokensFrom } from './session';
 
 export { unwrap };
 export type { Schemas };
@@ -27,17 +27,16 @@ async function problemCode(response: Response): Promise<string | undefined> {
 
 let refreshing: Promise<boolean> | undefined;
 
-/** One refresh at a time: refresh tokens are single use, two parallel refreshes would revoke the family. */
-function refresh(): Promise<boolean> {
+/**
+ * A new access token from the refresh cookie (at start-up, and on a 401). One at a time: refresh tokens are
+ * single use, and two parallel refreshes would look like reuse and revoke the session.
+ */
+export function refresh(): Promise<boolean> {
   refreshing ??= (async () => {
-    const held = tokens();
-    if (held === null) {
-      return false;
-    }
     const response = await fetch(`${origin}/v1/auth/refresh`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ refreshToken: held.refreshToken }),
+      headers: { 'content-type': 'application/json', ...SESSION_HEADERS },
+      body: '{}',
     });
     if (!response.ok) {
       setTokens(null);

@@ -1,6 +1,6 @@
 import { api, unwrap } from './api';
 import type { Schemas } from './api';
-import { setTokens, tokens, tokensFrom } from './session';
+import { SESSION_HEADERS, setTokens, tokens, tokensFrom } from './session';
 
 export type Me = Schemas['MeDto'];
 export type LoginResult = Schemas['LoginResultDto'];
@@ -16,8 +16,9 @@ export function accept(result: LoginResult): 'signed-in' | 'mfa-required' {
 
 export async function signOut(): Promise<void> {
   if (tokens() !== null) {
-    // Revokes the session server-side; the tokens in memory go either way.
-    await api.POST('/v1/auth/logout').catch(() => undefined);
+    // The tokens in memory go either way.
+    // Revoking the session also clears the refresh cookie.
+    await api.POST('/v1/auth/logout', { headers: SESSION_HEADERS }).catch(() => undefined);
   }
   setTokens(null);
 }

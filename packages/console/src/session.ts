@@ -1,10 +1,12 @@
-// Where the admin's tokens live: in this module's memory only (docs/adr/0014-console-sessions.md). Nothing
-// is written to localStorage, sessionStorage or a readable cookie, so a script injected into the page later
-// cannot find a token at rest, and a reload asks for a new sign-in.
+// Where the admin's tokens live (docs/adr/0014-console-sessions-and-serving.md): the access token in this
+// module's memory only, the refresh token in an HttpOnly cookie no script can read. Nothing is written to
+// localStorage or sessionStorage; a reload gets a new access token from the cookie.
+
+/** Sent on every auth call: the server keeps the refresh token in its cookie instead of the body. */
+export const SESSION_HEADERS = { 'x-tessera-session': 'cookie' } as const;
 
 export interface Tokens {
   accessToken: string;
-  refreshToken: string;
   sessionId: string;
   /** Epoch ms when the access token expires. */
   expiresAt: number;
@@ -33,16 +35,14 @@ export function onTokens(listener: Listener): () => void {
 
 export function tokensFrom(result: {
   accessToken?: string;
-  refreshToken?: string;
   sessionId?: string;
   expiresIn?: number;
 }): Tokens {
-  if (result.accessToken === undefined || result.refreshToken === undefined) {
-    throw new Error('the sign-in answer carries no tokens');
+  if (result.accessToken === undefined) {
+    throw new Error('the sign-in answer carries no access token');
   }
   return {
     accessToken: result.accessToken,
-    refreshToken: result.refreshToken,
     sessionId: result.sessionId ?? '',
     expiresAt: Date.now() + (result.expiresIn ?? 900) * 1000,
   };

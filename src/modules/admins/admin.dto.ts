@@ -75,10 +75,13 @@ export class TotpCodeDto {
 }
 
 export class RefreshDto {
-  @ApiProperty()
+  @ApiPropertyOptional({
+    description: 'Absent with `X-Tessera-Session: cookie`: the refresh cookie is used instead',
+  })
+  @IsOptional()
   @IsString()
   @MaxLength(256)
-  refreshToken: string;
+  refreshToken?: string;
 }
 
 export class MfaEnrollmentDto {

@@ -4,10 +4,14 @@ import {
   Delete,
   Get,
   HttpCode,
+  Inject,
   Param,
   ParseUUIDPipe,
   Post,
+  Req,
+  Res,
 } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 
 import {
@@ -21,6 +25,15 @@ import {
 } from 'src/modules/admins/admin.dto';
 import { AdminService } from 'src/modules/admins/admin.service';
 import { AuthService } from 'src/modules/admins/auth.service';
+import { InvalidRefreshToken } from 'src/modules/admins/admin.errors';
+import {
+  clearSessionCookie,
+  deliverSession,
+  refreshCookie,
+  wantsCookie,
+} from 'src/modules/admins/refresh-cookie';
+import { APP_CONFIG } from 'src/config/app-config';
+import type { AppConfig } from 'src/config/app-config';
 import type { Actor } from 'src/platform/auth/actor';
 import { AuthenticatedAdmin, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Public } from 'src/platform/auth/public.decorator';
@@ -35,15 +48,25 @@ export class AuthController {
   constructor(
     private readonly auth: AuthService,
     private readonly admins: AdminService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  private session(request: FastifyRequest, reply: FastifyReply, result: LoginResultDto) {
+    return deliverSession(request, reply, result, this.config.auth.refreshTokenTtlDays);
+  }
 
   @Post('login')
   @HttpCode(200)
   @Public()
   @AuthRateLimited()
   @ApiOkResponse({ type: LoginResultDto })
-  login(@Body() body: LoginDto, @ClientMeta() meta: RequestMeta): Promise<LoginResultDto> {
-    return this.auth.login(body.email, body.password, meta);
+  async login(
+    @Body() body: LoginDto,
+    @ClientMeta() meta: RequestMeta,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<LoginResultDto> {
+    return this.session(request, reply, await this.auth.login(body.email, body.password, meta));
   }
 
   @Post('mfa/verify')
@@ -51,8 +74,13 @@ export class AuthController {
   @Public()
   @AuthRateLimited()
   @ApiOkResponse({ type: LoginResultDto })
-  verifyMfa(@Body() body: MfaVerifyDto, @ClientMeta() meta: RequestMeta): Promise<LoginResultDto> {
-    return this.auth.verifyMfa(body, meta);
+  async verifyMfa(
+    @Body() body: MfaVerifyDto,
+    @ClientMeta() meta: RequestMeta,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<LoginResultDto> {
+    return this.session(request, reply, await this.auth.verifyMfa(body, meta));
   }
 
   @Post('refresh')
@@ -60,16 +88,30 @@ export class AuthController {
   @Public()
   @AuthRateLimited()
   @ApiOkResponse({ type: LoginResultDto })
-  refresh(@Body() body: RefreshDto, @ClientMeta() meta: RequestMeta): Promise<LoginResultDto> {
-    return this.auth.refresh(body.refreshToken, meta);
+  async refresh(
+    @Body() body: RefreshDto,
+    @ClientMeta() meta: RequestMeta,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<LoginResultDto> {
+    const token = body.refreshToken ?? (wantsCookie(request) ? refreshCookie(request) : undefined);
+    if (token === undefined) {
+      throw new InvalidRefreshToken();
+    }
+    return this.session(request, reply, await this.auth.refresh(token, meta));
   }
 
   @Post('logout')
   @HttpCode(204)
   @AuthenticatedAdmin({ duringEnrollment: true })
   @ApiNoContentResponse()
-  logout(@CurrentActor() actor: Actor): Promise<void> {
-    return this.auth.logout(actor);
+  async logout(
+    @CurrentActor() actor: Actor,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<void> {
+    await this.auth.logout(actor);
+    clearSessionCookie(request, reply);
   }
 
   @Get('me')

@@ -3,6 +3,7 @@ import { useState } from 'react';
 
 import { api, unwrap } from '../api';
 import { accept } from '../auth';
+import { SESSION_HEADERS } from '../session';
 import { CodeField, ErrorBanner } from '../ui';
 
 /** Password, then a TOTP code or a recovery code when the account has MFA. */
@@ -17,7 +18,8 @@ export function SignIn(props: {
   const [useRecovery, setUseRecovery] = useState(false);
 
   const login = useMutation({
-    mutationFn: () => unwrap(api.POST('/v1/auth/login', { body: { email, password } })),
+    mutationFn: () =>
+      unwrap(api.POST('/v1/auth/login', { body: { email, password }, headers: SESSION_HEADERS })),
     onSuccess: (result) => {
       setPassword('');
       if (accept(result) === 'mfa-required') {
@@ -31,6 +33,7 @@ export function SignIn(props: {
     mutationFn: () =>
       unwrap(
         api.POST('/v1/auth/mfa/verify', {
+          headers: SESSION_HEADERS,
           body: {
             challengeToken: challenge ?? '',
             ...(useRecovery ? { recoveryCode: code } : { code }),

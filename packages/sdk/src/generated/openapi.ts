@@ -2123,7 +2123,8 @@ export type components = {
             recoveryCodes: string[];
         };
         RefreshDto: {
-            refreshToken: string;
+            /** @description Absent with `X-Tessera-Session: cookie`: the refresh cookie is used instead */
+            refreshToken?: string;
         };
         ReportCatalogDto: {
             /** @description Days raw validations are kept */
