@@ -180,6 +180,9 @@ describeInChromium('admin console in Chromium', () => {
     expect(script).toBeDefined();
     const asset = await fetch(`${t.baseUrl}${script}`);
     expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    // A path that does not decode is the client's error (Fastify refuses it before routing), never a 500.
+    const garbled = await fetch(`${t.baseUrl}/console/assets/%E0%A4%A.js`);
+    expect(garbled.status).toBe(400);
     const missing = await fetch(`${t.baseUrl}/console/assets/missing-123.js`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toContain('application/problem+json');

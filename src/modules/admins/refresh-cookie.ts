@@ -6,8 +6,8 @@ import type { LoginResultDto } from 'src/modules/admins/admin.dto';
  * Browser sessions (the admin console): with `X-Tessera-Session: cookie` on sign-in, MFA verify, refresh and
  * logout, the refresh token travels in an HttpOnly, Secure, SameSite=Strict cookie scoped to /v1/auth
  * instead of the body, so no script on the page ever holds it. The custom header is the CSRF defence of the
- * cookie route: a page on another origin cannot send it without a CORS preflight, which Tessera refuses
- * (SameSite=Strict already keeps the cookie off cross-site requests). ADR 0014.
+ * cookie route: a page on another origin cannot send it without a CORS preflight, which only origins in
+ * CORS_ORIGINS pass (SameSite=Strict already keeps the cookie off cross-site requests). ADR 0014.
  */
 export const SESSION_HEADER = 'x-tessera-session';
 export const REFRESH_COOKIE = 'tessera_refresh';

@@ -118,7 +118,8 @@ export function registerConsole(fastify: FastifyInstance, root: string): void {
     if (files === undefined) {
       throw new ConsoleNotBuilt();
     }
-    const path = decodeURIComponent((request.params as { '*': string })['*'].split('?')[0] ?? '');
+    // Fastify has decoded the wildcard already and left the query string out of it.
+    const path = (request.params as { '*': string })['*'];
     const isFile = extname(path) !== '';
     const file = files.get(isFile ? path : 'index.html');
     if (file === undefined) {

@@ -21,6 +21,11 @@ const CONSOLE_PREFIX = '/console';
 
 const HSTS = 'max-age=31536000; includeSubDomains';
 
+/** `/docs` and `/docs/...`, not `/docsy`. */
+function isUnder(url: string, prefix: string): boolean {
+  return url === prefix || url.startsWith(`${prefix}/`);
+}
+
 /**
  * Security headers and the request id on every response, set in one hook rather than a plugin chain: it runs
  * on the hot path. HSTS goes only on responses that reach the client over HTTPS (RFC 6797 8.1: never over
@@ -33,9 +38,8 @@ export function registerResponseHeaders(
 ): void {
   const docsPrefix = `/${DOCS_PATH}`;
   fastify.addHook('onRequest', (request, reply, done) => {
-    const isDocs = request.url === docsPrefix || request.url.startsWith(`${docsPrefix}/`);
-    const isConsole =
-      request.url === CONSOLE_PREFIX || request.url.startsWith(`${CONSOLE_PREFIX}/`);
+    const isDocs = isUnder(request.url, docsPrefix);
+    const isConsole = isUnder(request.url, CONSOLE_PREFIX);
     if (options.alwaysHsts || request.protocol === 'https') {
       void reply.header('strict-transport-security', HSTS);
     }
