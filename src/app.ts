@@ -4,6 +4,7 @@ import { Logger as NestLogger, ValidationPipe, VersioningType } from '@nestjs/co
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 
 import { AppModule } from 'src/app.module';
@@ -15,13 +16,14 @@ import {
 } from 'src/modules/licenses/validation.route';
 import type { AppConfig } from 'src/config/app-config';
 import { readTlsPair } from 'src/config/tls-pair';
+import { sendProblem } from 'src/platform/errors/problem.filter';
 import { CONSOLE_ROUTES, defaultConsoleDir, registerConsole } from 'src/platform/http/console';
 import { closeConnectionsWhileClosing } from 'src/platform/http/drain-on-close';
 import { refuseNulCharacters } from 'src/platform/http/input-characters';
 import { OPENAPI_ROUTES, setupOpenApi } from 'src/platform/http/openapi';
 import type { PlainRoute } from 'src/platform/http/plain-route';
 import { requestIdFor } from 'src/platform/http/request-id';
-import { registerResponseHeaders } from 'src/platform/http/security-headers';
+import { registerResponseHeaders, setResponseHeaders } from 'src/platform/http/security-headers';
 import { CertificateReloader } from 'src/platform/http/tls-certificates';
 import { instrumentHttp } from 'src/platform/metrics/http-metrics';
 import { Metrics } from 'src/platform/metrics/metrics';
@@ -44,6 +46,8 @@ export async function createApp(
 ): Promise<NestFastifyApplication> {
   const tls = config.http.tls;
   const pair = tls === undefined ? undefined : readTlsPair(tls);
+  const frameworkLogger = new NestLogger('Http');
+  const headerOptions = { alwaysHsts: config.http.tlsTerminatedByProxy };
   const adapter = new FastifyAdapter({
     ...(pair === undefined ? {} : { https: { cert: pair.cert, key: pair.key } }),
     bodyLimit: config.http.bodyLimitBytes,
@@ -57,6 +61,11 @@ export async function createApp(
     // Routes with a JSON schema (the validation hot path) reject unknown properties rather than drop them,
     // and never coerce types: the same rules as the ValidationPipe elsewhere.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    // A path Fastify cannot decode is refused before any route or Nest filter runs: still a problem+json.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      setResponseHeaders(request, reply, headerOptions);
+      sendProblem(request, reply, error, frameworkLogger);
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(config, databaseUrl, extraImports),
@@ -74,7 +83,7 @@ export async function createApp(
   if (metrics.enabled) {
     instrumentHttp(fastify, metrics);
   }
-  registerResponseHeaders(fastify, { alwaysHsts: config.http.tlsTerminatedByProxy });
+  registerResponseHeaders(fastify, headerOptions);
   if (tls !== undefined && pair !== undefined) {
     const reloader = new CertificateReloader(
       fastify.server as unknown as TlsServer,

@@ -68,6 +68,16 @@ describe('HTTP platform', () => {
       await expectProblem(await fetch(`${t.baseUrl}/v1/no-such-thing`), 404, 'NOT_FOUND');
     });
 
+    it.each(['/v1/licenses/%E0%A4%A', '/console/assets/%E0%A4%A.js'])(
+      'answers an undecodable path (%s) with 400 BAD_URL',
+      async (path) => {
+        // Fastify refuses it before any hook runs; the security headers are still there.
+        const response = await fetch(`${t.baseUrl}${path}`);
+        expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+        await expectProblem(response, 400, 'BAD_URL');
+      },
+    );
+
     it('answers malformed JSON with 400 MALFORMED_JSON', async () => {
       await expectProblem(await post('/v1/probe/echo', '{"name": '), 400, 'MALFORMED_JSON');
     });

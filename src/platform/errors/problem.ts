@@ -84,6 +84,17 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; detail: stri
     code: 'BAD_REQUEST',
     detail: 'The Content-Type header is malformed.',
   },
+  // Raised before routing (through the adapter's frameworkErrors), so no route or filter sees them.
+  FST_ERR_BAD_URL: {
+    status: 400,
+    code: 'BAD_URL',
+    detail: 'The path is not valid percent-encoded UTF-8.',
+  },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    status: 414,
+    code: 'URI_TOO_LONG',
+    detail: 'A path parameter is longer than the server accepts.',
+  },
 };
 
 export function problemType(code: string): string {

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import { REQUEST_ID_HEADER } from 'src/platform/http/request-id';
 import { activeTraceId } from 'src/platform/telemetry/trace-id';
@@ -17,6 +17,7 @@ const CONSOLE_CSP =
   "font-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 export const DOCS_PATH = 'docs';
+const DOCS_PREFIX = `/${DOCS_PATH}`;
 const CONSOLE_PREFIX = '/console';
 
 const HSTS = 'max-age=31536000; includeSubDomains';
@@ -36,24 +37,34 @@ export function registerResponseHeaders(
   fastify: FastifyInstance,
   options: { alwaysHsts: boolean },
 ): void {
-  const docsPrefix = `/${DOCS_PATH}`;
   fastify.addHook('onRequest', (request, reply, done) => {
-    const isDocs = isUnder(request.url, docsPrefix);
-    const isConsole = isUnder(request.url, CONSOLE_PREFIX);
-    if (options.alwaysHsts || request.protocol === 'https') {
-      void reply.header('strict-transport-security', HSTS);
-    }
-    void reply.headers({
-      'x-content-type-options': 'nosniff',
-      'x-frame-options': 'DENY',
-      'referrer-policy': 'no-referrer',
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-resource-policy': 'same-origin',
-      'content-security-policy': isDocs ? DOCS_CSP : isConsole ? CONSOLE_CSP : API_CSP,
-      [REQUEST_ID_HEADER]: request.id,
-    });
+    setResponseHeaders(request, reply, options);
     // Remember the trace while its span is active: the access log line is written after it ends.
     (request.raw as { traceId?: string }).traceId = activeTraceId();
     done();
+  });
+}
+
+/** The headers of every response; also called where Fastify answers before any hook (frameworkErrors). */
+export function setResponseHeaders(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: { alwaysHsts: boolean },
+): void {
+  if (options.alwaysHsts || request.protocol === 'https') {
+    void reply.header('strict-transport-security', HSTS);
+  }
+  void reply.headers({
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+    'content-security-policy': isUnder(request.url, DOCS_PREFIX)
+      ? DOCS_CSP
+      : isUnder(request.url, CONSOLE_PREFIX)
+        ? CONSOLE_CSP
+        : API_CSP,
+    [REQUEST_ID_HEADER]: request.id,
   });
 }
