@@ -174,6 +174,7 @@ export default tseslint.config(
       '**/*.e2e-spec.ts',
       'test/**',
       'packages/sdk/test/**',
+      'packages/console/test/**',
     ],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -19,6 +19,20 @@ const swc = [
   },
 ];
 
+// The console's TSX, for its component tests: React's automatic JSX runtime. Otherwise as above, because
+// the project that runs first also transforms the global setup.
+const swcTsx = [
+  '@swc/jest',
+  {
+    ...swc[1],
+    jsc: {
+      ...swc[1].jsc,
+      parser: { ...swc[1].jsc.parser, tsx: true },
+      transform: { ...swc[1].jsc.transform, react: { runtime: 'automatic' } },
+    },
+  },
+];
+
 const common = {
   rootDir: __dirname,
   testEnvironment: 'node',
@@ -46,6 +60,19 @@ module.exports = {
       ...common,
       displayName: 'browser',
       testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'],
+    },
+    {
+      // The console's modules and components in jsdom (Testing Library); the API behind them is a fake
+      // fetch here, the real one is the browser project's.
+      ...common,
+      displayName: 'console',
+      testEnvironment: '<rootDir>/packages/console/test/jsdom-environment.js',
+      testMatch: ['<rootDir>/packages/console/test/**/*.spec.{ts,tsx}'],
+      transform: { '^.+\\.tsx?$': swcTsx },
+      moduleNameMapper: {
+        '^@tessera/sdk$': '<rootDir>/packages/sdk/src/index.ts',
+        '^(\\.{1,2}/.*)\\.js$': '$1',
+      },
     },
     {
       // @tessera/sdk against a real server process; its ESM sources (and tests) import

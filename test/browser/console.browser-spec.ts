@@ -1,65 +1,33 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-
-import { AxeBuilder } from '@axe-core/playwright';
-import { chromium } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
 import { AdminService } from 'src/modules/admins/admin.service';
 import { systemActor } from 'src/platform/auth/actor';
 import { Role } from 'src/platform/auth/roles';
+import {
+  describeInChromium,
+  launchConsoleBrowser,
+  nextCode,
+  poll,
+} from 'test/browser/console-harness';
+import type { ConsoleBrowser } from 'test/browser/console-harness';
 import { controlClock, PASSWORD } from 'test/e2e/admin-session';
 import { startTestApp } from 'test/e2e/test-app';
 import type { TestApp } from 'test/e2e/test-app';
-import { rfc6238 } from 'test/support/rfc6238';
 import { LOOPBACK_WEBHOOKS_ENV, startWebhookReceiver } from 'test/support/webhook-receiver';
 import type { WebhookReceiver } from 'test/support/webhook-receiver';
 
 // The admin console in Debian's Chromium against the real server on the embedded PostgreSQL: one admin's
 // journey from first sign-in to sign-out, with a screenshot and an accessibility check of each main screen.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = join(__dirname, '..', '..', 'test-output', 'console');
-
 jest.setTimeout(180_000);
-
-// Without Chromium (a laptop that never ran .ci/run) the journey is skipped and says so; CI requires it.
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium && process.env.REQUIRE_CHROMIUM === '1') {
-  throw new Error(
-    `Chromium is required (REQUIRE_CHROMIUM=1) but ${CHROMIUM} is missing; see .ci/run`,
-  );
-}
-if (!hasChromium) {
-  process.stderr.write(`skipping the console browser tests: no Chromium at ${CHROMIUM}\n`);
-}
-const describeInChromium = hasChromium ? describe : describe.skip;
-
-/** Calls `read` until it returns the expected value or the time is up (then the last value fails). */
-function poll<T>(read: () => Promise<T>, options: { timeout: number; intervals?: number[] }) {
-  return {
-    async toBe(want: T): Promise<void> {
-      const deadline = Date.now() + options.timeout;
-      let got = await read();
-      while (got !== want && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, options.intervals?.[0] ?? 250));
-        got = await read();
-      }
-      expect(got).toBe(want);
-    },
-  };
-}
 
 describeInChromium('admin console in Chromium', () => {
   let t: TestApp;
   let receiver: WebhookReceiver;
-  let browser: Browser;
+  let ui: ConsoleBrowser;
   let page: Page;
   let clock: ReturnType<typeof controlClock>;
   const email = 'console-owner@example.com';
-  const problems: string[] = [];
-  // Answers the journey provokes on purpose: the step-up the API asks for before a key rotation.
-  const expected: { status: number; path: string }[] = [];
 
   beforeAll(async () => {
     t = await startTestApp({
@@ -73,99 +41,19 @@ describeInChromium('admin console in Chromium', () => {
       password: PASSWORD,
       roles: [Role.Owner],
     });
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !isExpectedLoadError(message.text())) {
-        problems.push(`console error: ${message.text()}`);
-      }
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) =>
-      problems.push(
-        `request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`,
-      ),
-    );
-    page.on('response', (response) => {
-      const path = new URL(response.url()).pathname;
-      if (response.status() >= 400) {
-        const allowed = expected.findIndex(
-          (e) => e.status === response.status() && e.path === path,
-        );
-        if (allowed === -1) {
-          void response
-            .text()
-            .catch(() => '')
-            .then((body) =>
-              problems.push(
-                `answer ${response.status()}: ${response.request().method()} ${path} ${body}`,
-              ),
-            );
-        } else {
-          expected.splice(allowed, 1);
-          allowedLoadErrors++;
-        }
-      }
-    });
+    ui = await launchConsoleBrowser();
+    page = ui.page;
   });
 
-  let allowedLoadErrors = 0;
-  // Chromium logs every 4xx fetch as "Failed to load resource"; only the ones the journey expects are fine.
-  function isExpectedLoadError(text: string): boolean {
-    if (text.startsWith('Failed to load resource') && allowedLoadErrors > 0) {
-      allowedLoadErrors--;
-      return true;
-    }
-    return false;
-  }
-
   afterAll(async () => {
-    await browser?.close();
+    await ui?.close();
     await receiver?.close();
     await t?.close();
   });
 
   afterEach(() => {
-    expect(problems).toEqual([]);
+    expect(ui.problems).toEqual([]);
   });
-
-  async function screen(name: string): Promise<void> {
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-    const result = await new AxeBuilder({ page }).analyze();
-    const serious = result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map(
-        (v) =>
-          `${name}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
-      );
-    expect(serious).toEqual([]);
-  }
-
-  async function go(label: string): Promise<void> {
-    await page
-      .getByRole('navigation', { name: 'Console' })
-      .getByRole('link', { name: label })
-      .click();
-    await page.getByRole('heading', { level: 1, name: label }).waitFor();
-  }
-
-  /** The next TOTP code: a code is accepted once, so every use moves the server's clock a step on. */
-  function nextCode(secret: string): string {
-    clock.advance(30_000);
-    return rfc6238(secret, clock.now());
-  }
 
   let secret = '';
   let licenseKey = '';
@@ -193,10 +81,10 @@ describeInChromium('admin console in Chromium', () => {
 
   it('signs in with a password and enrols TOTP from the QR code screen', async () => {
     // A first visit has no refresh cookie: the console's attempt to resume a session is refused.
-    expected.push({ status: 401, path: '/v1/auth/refresh' });
+    ui.expected.push({ status: 401, path: '/v1/auth/refresh' });
     await page.goto(`${t.baseUrl}/console/`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    await screen('sign-in');
+    await ui.screen('sign-in');
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -208,14 +96,14 @@ describeInChromium('admin console in Chromium', () => {
     await page.getByRole('img', { name: /QR code/ }).waitFor();
     secret = (await page.getByTestId('totp-secret').textContent()) ?? '';
     expect(secret).toMatch(/^[A-Z2-7]+=*$/);
-    await screen('mfa-enrolment');
-    await page.getByLabel('Code from the app').fill(nextCode(secret));
+    await ui.screen('mfa-enrolment');
+    await page.getByLabel('Code from the app').fill(nextCode(clock, secret));
     await page.getByRole('button', { name: 'Confirm' }).click();
     await page.getByRole('heading', { name: 'Two-factor sign-in is on' }).waitFor();
     expect(
       await page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem').count(),
     ).toBeGreaterThan(0);
-    await screen('account');
+    await ui.screen('account');
   });
 
   it('signs out and back in with a TOTP code', async () => {
@@ -224,12 +112,12 @@ describeInChromium('admin console in Chromium', () => {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByLabel('Authentication code').fill(nextCode(secret));
-    await screen('sign-in-mfa');
+    await page.getByLabel('Authentication code').fill(nextCode(clock, secret));
+    await ui.screen('sign-in-mfa');
     await page.getByRole('button', { name: 'Verify' }).click();
     // Back on the screen it was signed out from.
     await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
-    await go('Dashboard');
+    await ui.go('Dashboard');
     // A reload keeps the session: the HttpOnly refresh cookie gets a new access token, no password asked.
     // Every card loaded first: a reload would abort the dashboard's requests still in flight.
     for (const id of [
@@ -252,11 +140,11 @@ describeInChromium('admin console in Chromium', () => {
       sameSite: 'Strict',
       path: '/v1/auth',
     });
-    await screen('dashboard-empty');
+    await ui.screen('dashboard-empty');
   });
 
   it('creates a product, a customer, a policy and a webhook endpoint', async () => {
-    await go('Products');
+    await ui.go('Products');
     await page.getByLabel('Code').last().fill('acme-cad');
     await page.getByLabel('Name', { exact: true }).fill('Acme CAD');
     await page.getByRole('button', { name: 'Create product' }).click();
@@ -266,26 +154,32 @@ describeInChromium('admin console in Chromium', () => {
     await edit.getByLabel('Name').fill('Acme CAD Pro');
     await edit.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('cell', { name: 'Acme CAD Pro', exact: true }).waitFor();
-    await screen('products');
+    await ui.screen('products');
 
-    await go('Customers');
-    expected.push({ status: 400, path: '/v1/customers' });
+    await ui.go('Customers');
+    // Required fields are checked before anything is sent; the server's own errors land on their fields.
     await page.getByRole('button', { name: 'Create customer' }).click();
-    // The server's validation errors land on their fields.
-    await page.locator('.field-error', { hasText: /^name/ }).waitFor();
+    await page.locator('.field-error', { hasText: 'Name is required.' }).waitFor();
     await page.getByLabel('Name', { exact: true }).fill('Globex');
+    await page.getByLabel('Email', { exact: true }).fill('not-an-email');
+    ui.expected.push({ status: 400, path: '/v1/customers' });
+    await page.getByRole('button', { name: 'Create customer' }).click();
+    await page.locator('.field-error', { hasText: /^email/ }).waitFor();
+    expect(await page.getByLabel('Email', { exact: true }).getAttribute('aria-invalid')).toBe(
+      'true',
+    );
     await page.getByLabel('Email', { exact: true }).fill('it@globex.example');
     await page.getByRole('button', { name: 'Create customer' }).click();
     await page.getByRole('cell', { name: 'Globex', exact: true }).waitFor();
 
-    await go('Policies');
+    await ui.go('Policies');
     await page.getByLabel('Name', { exact: true }).fill('Pro yearly');
     await page.getByLabel('Machines per license').fill('3');
     await page.getByRole('button', { name: 'Create policy' }).click();
     await page.getByRole('cell', { name: 'Pro yearly', exact: true }).waitFor();
-    await screen('policies');
+    await ui.screen('policies');
 
-    await go('Webhooks');
+    await ui.go('Webhooks');
     await page.getByLabel('URL').fill(`${receiver.url}/billing`);
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     await page.getByText(/shown this once/).waitFor();
@@ -293,12 +187,12 @@ describeInChromium('admin console in Chromium', () => {
   });
 
   it('issues a license, shows its key once, and counts a validation on the dashboard', async () => {
-    await go('Licenses');
+    await ui.go('Licenses');
     await page.getByLabel('Name', { exact: true }).fill('Globex seat pack');
     await page.getByRole('button', { name: 'Issue license' }).click();
     licenseKey = (await page.getByTestId('secret-value').textContent()) ?? '';
     expect(licenseKey.length).toBeGreaterThan(16);
-    await screen('licenses');
+    await ui.screen('licenses');
 
     const validation = await fetch(`${t.baseUrl}/v1/licenses/actions/validate-key`, {
       method: 'POST',
@@ -308,7 +202,7 @@ describeInChromium('admin console in Chromium', () => {
     expect(validation.status).toBe(200);
     expect(((await validation.json()) as { valid: boolean }).valid).toBe(true);
 
-    await go('Dashboard');
+    await ui.go('Dashboard');
     // Validations are counted in memory and written every few seconds: refresh until it is there.
     await poll(
       async () => {
@@ -323,11 +217,11 @@ describeInChromium('admin console in Chromium', () => {
       .getByTestId('chain-status')
       .getByText(/Intact/)
       .waitFor();
-    await screen('dashboard');
+    await ui.screen('dashboard');
   });
 
   it('suspends the license and shows the audit event and the webhook delivery', async () => {
-    await go('Licenses');
+    await ui.go('Licenses');
     await page
       .getByRole('link', { name: new RegExp(`^${licenseKey.slice(0, 5)}`) })
       .first()
@@ -335,9 +229,9 @@ describeInChromium('admin console in Chromium', () => {
     await page.getByRole('button', { name: 'Suspend' }).click();
     await page.getByTestId('license-status').getByText('SUSPENDED').waitFor();
     await page.getByRole('heading', { name: 'Machines' }).waitFor();
-    await screen('license');
+    await ui.screen('license');
 
-    await go('Audit log');
+    await ui.go('Audit log');
     await page.getByLabel('Action').fill('license.suspended');
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.getByRole('button', { name: 'license.suspended' }).click();
@@ -346,17 +240,17 @@ describeInChromium('admin console in Chromium', () => {
       .getByRole('row', { name: /status/ })
       .getByText('"SUSPENDED"')
       .waitFor();
-    await screen('audit-event');
+    await ui.screen('audit-event');
     await dialog.getByRole('button', { name: 'Close' }).click();
     await page.getByRole('button', { name: 'Verify chain' }).click();
     await page
       .getByTestId('verify-result')
       .getByText(/Chain intact/)
       .waitFor();
-    await screen('audit');
+    await ui.screen('audit');
 
     await receiver.waitFor((all) => all.some((r) => r.body.includes('license.suspended')), 30_000);
-    await go('Webhooks');
+    await ui.go('Webhooks');
     await page.getByRole('button', { name: 'Deliveries' }).click();
     await poll(
       async () => {
@@ -371,57 +265,57 @@ describeInChromium('admin console in Chromium', () => {
       .getByRole('button', { name: 'Attempts' })
       .click();
     await page.getByRole('dialog').getByRole('cell', { name: '200', exact: true }).waitFor();
-    await screen('webhook-delivery');
+    await ui.screen('webhook-delivery');
     await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
-    await screen('webhooks');
+    await ui.screen('webhooks');
   });
 
   it('rotates the license signing key after a step-up', async () => {
-    await go('Signing keys');
+    await ui.go('Signing keys');
     const before = await page.getByRole('row', { name: /license/ }).count();
     // The sign-in's MFA is older than MFA_STEP_UP_MINUTES now: the API asks again.
     clock.advance(11 * 60_000);
-    expected.push({ status: 403, path: '/v1/signing-keys/actions/rotate' });
+    ui.expected.push({ status: 403, path: '/v1/signing-keys/actions/rotate' });
     await page.getByRole('button', { name: 'Rotate license key' }).click();
     const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
-    await dialog.getByLabel('Authentication code').fill(nextCode(secret));
-    await screen('step-up');
+    await dialog.getByLabel('Authentication code').fill(nextCode(clock, secret));
+    await ui.screen('step-up');
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     await page.getByText(/New license key .* is/).waitFor();
     await poll(() => page.getByRole('row', { name: /license/ }).count(), { timeout: 10_000 }).toBe(
       before + 1,
     );
-    expect(expected).toEqual([]);
-    await screen('signing-keys');
+    expect(ui.expected).toEqual([]);
+    await ui.screen('signing-keys');
   });
 
   it('creates an API key (secret shown once) and shows the other screens', async () => {
-    await go('API keys');
+    await ui.go('API keys');
     await page.getByLabel('Name', { exact: true }).fill('billing sync');
-    await page.getByLabel('Permissions').fill('license.read, license.suspend');
+    await page.getByLabel('Permissions').selectOption(['license.read', 'license.suspend']);
     await page.getByRole('button', { name: 'Create API key' }).click();
     const key = (await page.getByTestId('secret-value').textContent()) ?? '';
     expect(key).toMatch(/^tsk_/);
     await page.getByRole('cell', { name: 'billing sync', exact: true }).waitFor();
-    await screen('api-keys');
+    await ui.screen('api-keys');
     const listed = await fetch(`${t.baseUrl}/v1/licenses`, {
       headers: { authorization: `Bearer ${key}` },
     });
     expect(listed.status).toBe(200);
 
-    await go('Admins');
+    await ui.go('Admins');
     await page.getByRole('cell', { name: email }).waitFor();
-    await screen('admins');
-    await go('Customers');
+    await ui.screen('admins');
+    await ui.go('Customers');
     await page.getByRole('cell', { name: 'Globex', exact: true }).waitFor();
-    await screen('customers');
-    await go('Entitlements');
+    await ui.screen('customers');
+    await ui.go('Entitlements');
     await page.getByText('No entitlements yet.').waitFor();
-    await screen('entitlements');
+    await ui.screen('entitlements');
   });
 
   it('lists its sessions and signs out', async () => {
-    await go('Account');
+    await ui.go('Account');
     await page.getByRole('cell', { name: 'This session', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();

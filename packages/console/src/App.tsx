@@ -16,7 +16,7 @@ import { SignIn } from './screens/SignIn';
 import { SigningKeys } from './screens/SigningKeys';
 import { Webhooks } from './screens/Webhooks';
 import { onTokens, tokens } from './session';
-import { CodeField, Dialog, ErrorBanner, Loading } from './ui';
+import { CodeField, Dialog, ErrorBanner, Loading, useCodeForm } from './ui';
 
 function useSignedIn(): boolean {
   return useSyncExternalStore(onTokens, () => tokens() !== null);
@@ -189,16 +189,17 @@ function Screen(props: ScreenProps): React.JSX.Element {
 /** Asked for by the API's MFA_STEP_UP_REQUIRED: a current code, then the console retries the action. */
 function StepUpDialog(): React.JSX.Element {
   const [pending, setPending] = useState<((code: string | null) => void) | null>(null);
-  const [code, setCode] = useState('');
+  const code = useCodeForm();
+  const { reset } = code.form;
   useEffect(() => {
     onStepUpRequired(
       () =>
         new Promise<string | null>((resolve) => {
-          setCode('');
+          reset();
           setPending(() => resolve);
         }),
     );
-  }, []);
+  }, [reset]);
   const answer = (value: string | null): void => {
     pending?.(value);
     setPending(null);
@@ -206,17 +207,14 @@ function StepUpDialog(): React.JSX.Element {
   return (
     <Dialog title="Confirm it is you" open={pending !== null} onClose={() => answer(null)}>
       <form
-        onSubmit={(event) => {
-          event.preventDefault();
-          answer(code);
-        }}
+        onSubmit={(event) => void code.form.handleSubmit(({ code: value }) => answer(value))(event)}
       >
         <p>This action needs a current code from your authenticator app.</p>
         <CodeField
           id="step-up-code"
           label="Authentication code"
-          value={code}
-          onChange={setCode}
+          registration={code.registration}
+          error={code.error}
           autoFocus
         />
         <div className="actions">

@@ -1,7 +1,9 @@
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useQuery } from '@tanstack/react-query';
 import type { UseQueryResult } from '@tanstack/react-query';
 import { useEffect, useId, useRef, useState } from 'react';
-import type { FormEvent, ReactNode } from 'react';
+import { useForm } from 'react-hook-form';
+import type { UseFormRegisterReturn, UseFormReturn } from 'react-hook-form';
+import type { ReactNode } from 'react';
 
 import { describeError, fieldErrors } from './api';
 
@@ -114,10 +116,13 @@ export function CursorList<T>(props: {
   columns: readonly Column<T>[];
   empty: ReactNode;
 }): React.JSX.Element {
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const cursor = cursors[cursors.length - 1];
+  // The cursors belong to one filter: another filter starts on its first page, in the same render (a stale
+  // cursor is never sent with the new filter).
   const key = JSON.stringify(props.queryKey);
-  useEffect(() => setCursors([undefined]), [key]);
+  const [paging, setPaging] = useState({ key, cursors: [undefined] as (string | undefined)[] });
+  const cursors = paging.key === key ? paging.cursors : [undefined];
+  const setCursors = (next: (string | undefined)[]): void => setPaging({ key, cursors: next });
+  const cursor = cursors[cursors.length - 1];
   const query = useQuery({
     queryKey: [...props.queryKey, cursor],
     queryFn: () => props.page(cursor),
@@ -158,56 +163,111 @@ export interface Field {
   name: string;
   label: string;
   type?:
-    'text' | 'email' | 'password' | 'number' | 'url' | 'datetime-local' | 'checkbox' | 'select';
+    | 'text'
+    | 'email'
+    | 'password'
+    | 'number'
+    | 'url'
+    | 'datetime-local'
+    | 'checkbox'
+    | 'select'
+    | 'multiselect';
   options?: readonly { value: string; label: string }[];
   required?: boolean;
   hint?: string;
-  initial?: string | boolean;
+  initial?: FieldValue;
   autoComplete?: string;
 }
 
-export type FormValues = Record<string, string | boolean>;
+export type FieldValue = string | boolean | string[];
+export type FormValues = Record<string, FieldValue>;
+/** What a form sends: numbers as numbers, several choices as a list, a cleared field (in an edit) as null. */
+export type Body = Record<string, string | number | boolean | string[] | null>;
+
+function emptyValue(field: Field): FieldValue {
+  return field.type === 'checkbox' ? false : field.type === 'multiselect' ? [] : '';
+}
 
 /**
- * A form whose errors come from the server: each VALIDATION_FAILED message goes under the field it names,
- * anything else into the banner. Empty optional fields are left out of the request.
+ * The request body from a form's values. A new record leaves out what was left empty (the server's default
+ * applies); an edit sends every field, an emptied one as null, so "unlimited" or "no name" can be chosen.
+ */
+export function toBody(fields: readonly Field[], values: FormValues, edit = false): Body {
+  const body: Body = {};
+  for (const field of fields) {
+    const value = values[field.name] ?? emptyValue(field);
+    if (typeof value === 'string') {
+      const text = value.trim();
+      if (text === '') {
+        if (edit) {
+          body[field.name] = null;
+        }
+      } else {
+        body[field.name] = field.type === 'number' ? Number(text) : text;
+      }
+    } else if (Array.isArray(value)) {
+      if (edit || value.length > 0) {
+        body[field.name] = value;
+      }
+    } else {
+      body[field.name] = value;
+    }
+  }
+  return body;
+}
+
+/**
+ * A form (react-hook-form) whose errors also come from the server: each VALIDATION_FAILED message goes under
+ * the field it names, anything else into the banner. Required fields are checked before anything is sent.
  */
 export function Form<R>(props: {
   fields: readonly Field[];
   submitLabel: string;
-  submit: (values: FormValues) => Promise<R>;
+  submit: (body: Body) => Promise<R>;
   onDone?: (result: R) => void;
+  /** An edit of an existing record: only changed fields are sent, an emptied one as null (toBody). */
+  edit?: boolean;
 }): React.JSX.Element {
   const id = useId();
-  const initial = (): FormValues =>
-    Object.fromEntries(
-      props.fields.map((f) => [f.name, f.initial ?? (f.type === 'checkbox' ? false : '')]),
-    );
-  const [values, setValues] = useState<FormValues>(initial);
-  const mutation = useMutation({
-    mutationFn: props.submit,
-    onSuccess: (result) => {
-      setValues(initial());
-      props.onDone?.(result);
-    },
+  const defaultValues = Object.fromEntries(
+    props.fields.map((f) => [f.name, f.initial ?? emptyValue(f)]),
+  );
+  const form = useForm<FormValues>({ defaultValues });
+  const [bannerError, setBannerError] = useState<unknown>(undefined);
+  const { errors, isSubmitting, isDirty, dirtyFields } = form.formState;
+  const onSubmit = form.handleSubmit(async (values) => {
+    setBannerError(undefined);
+    let result: R;
+    try {
+      // An edit sends only what was changed: a PATCH of one name must not pin every other value.
+      const fields =
+        props.edit === true
+          ? props.fields.filter((f) => dirtyFields[f.name] !== undefined)
+          : props.fields;
+      result = await props.submit(toBody(fields, values, props.edit));
+    } catch (error) {
+      const byField = Object.entries(
+        fieldErrors(
+          error,
+          props.fields.map((f) => f.name),
+        ),
+      );
+      if (byField.length === 0) {
+        setBannerError(error);
+      }
+      byField.forEach(([name, message], i) =>
+        form.setError(name, { type: 'server', message }, { shouldFocus: i === 0 }),
+      );
+      return;
+    }
+    form.reset(defaultValues);
+    props.onDone?.(result);
   });
-  const errors = mutation.isError
-    ? fieldErrors(
-        mutation.error,
-        props.fields.map((f) => f.name),
-      )
-    : {};
-  const onSubmit = (event: FormEvent): void => {
-    event.preventDefault();
-    mutation.mutate(values);
-  };
-  const bannerError =
-    mutation.isError && Object.keys(errors).length === 0 ? mutation.error : undefined;
   return (
-    <form onSubmit={onSubmit} className="form" noValidate>
+    <form onSubmit={(event) => void onSubmit(event)} className="form" noValidate>
       {props.fields.map((field) => {
         const inputId = `${id}-${field.name}`;
-        const error = errors[field.name];
+        const error = errors[field.name]?.message;
         const described = [
           error === undefined ? '' : `${inputId}-error`,
           field.hint === undefined ? '' : `${inputId}-hint`,
@@ -216,41 +276,36 @@ export function Form<R>(props: {
           .join(' ');
         const common = {
           id: inputId,
-          name: field.name,
           'aria-invalid': error === undefined ? undefined : true,
           'aria-describedby': described === '' ? undefined : described,
-          required: field.required,
+          'aria-required': field.required === true ? true : undefined,
+          ...form.register(field.name, {
+            validate: (value) =>
+              field.required !== true ||
+              (typeof value === 'string'
+                ? value.trim() !== ''
+                : Array.isArray(value)
+                  ? value.length > 0
+                  : true) ||
+              `${field.label} is required.`,
+          }),
         };
-        const value = values[field.name];
-        const set = (next: string | boolean): void =>
-          setValues((old) => ({ ...old, [field.name]: next }));
         return (
           <div className={`field field-${field.type ?? 'text'}`} key={field.name}>
             <label htmlFor={inputId}>{field.label}</label>
-            {field.type === 'select' ? (
-              <select {...common} value={String(value)} onChange={(e) => set(e.target.value)}>
-                {field.required ? null : <option value="">—</option>}
+            {field.type === 'select' || field.type === 'multiselect' ? (
+              <select {...common} multiple={field.type === 'multiselect'}>
+                {field.required === true || field.type === 'multiselect' ? null : (
+                  <option value="">—</option>
+                )}
                 {field.options?.map((option) => (
                   <option key={option.value} value={option.value}>
                     {option.label}
                   </option>
                 ))}
               </select>
-            ) : field.type === 'checkbox' ? (
-              <input
-                {...common}
-                type="checkbox"
-                checked={value === true}
-                onChange={(e) => set(e.target.checked)}
-              />
             ) : (
-              <input
-                {...common}
-                type={field.type ?? 'text'}
-                value={String(value)}
-                autoComplete={field.autoComplete}
-                onChange={(e) => set(e.target.value)}
-              />
+              <input {...common} type={field.type ?? 'text'} autoComplete={field.autoComplete} />
             )}
             {field.hint === undefined ? null : <small id={`${inputId}-hint`}>{field.hint}</small>}
             {error === undefined ? null : (
@@ -262,26 +317,61 @@ export function Form<R>(props: {
         );
       })}
       <ErrorBanner error={bannerError} />
-      <button type="submit" disabled={mutation.isPending}>
-        {mutation.isPending ? 'Working…' : props.submitLabel}
+      <button type="submit" disabled={isSubmitting || (props.edit === true && !isDirty)}>
+        {isSubmitting ? 'Working…' : props.submitLabel}
       </button>
     </form>
   );
 }
 
-/** Only the fields with a value, numbers as numbers: optional fields left empty are not sent. */
-export function compact(
-  values: FormValues,
-  numbers: readonly string[] = [],
-): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  for (const [name, value] of Object.entries(values)) {
-    if (value === '') {
-      continue;
+/**
+ * A bar of filters (react-hook-form): nothing is applied until "Filter" is pressed, so a list does not
+ * reload on every keystroke; empty filters are left out.
+ */
+export function FilterBar(props: {
+  idPrefix: string;
+  fields: readonly Field[];
+  onApply: (filters: Record<string, string>) => void;
+}): React.JSX.Element {
+  const form = useForm<Record<string, string>>({
+    defaultValues: Object.fromEntries(props.fields.map((f) => [f.name, ''])),
+  });
+  const apply = form.handleSubmit((values) => {
+    const filters: Record<string, string> = {};
+    for (const field of props.fields) {
+      const value = values[field.name]?.trim() ?? '';
+      if (value !== '') {
+        filters[field.name] =
+          field.type === 'datetime-local' ? new Date(value).toISOString() : value;
+      }
     }
-    out[name] = numbers.includes(name) && typeof value === 'string' ? Number(value) : value;
-  }
-  return out;
+    props.onApply(filters);
+  });
+  return (
+    <form className="filters" role="search" onSubmit={(event) => void apply(event)}>
+      {props.fields.map((field) => {
+        const inputId = `${props.idPrefix}-${field.name}`;
+        return (
+          <span key={field.name} className="filter">
+            <label htmlFor={inputId}>{field.label}</label>
+            {field.type === 'select' ? (
+              <select id={inputId} {...form.register(field.name)}>
+                <option value="">Any</option>
+                {field.options?.map((option) => (
+                  <option key={option.value} value={option.value}>
+                    {option.label}
+                  </option>
+                ))}
+              </select>
+            ) : (
+              <input id={inputId} type={field.type ?? 'text'} {...form.register(field.name)} />
+            )}
+          </span>
+        );
+      })}
+      <button type="submit">Filter</button>
+    </form>
+  );
 }
 
 /** A modal dialog (the native <dialog>: focus stays inside, Escape closes it). */
@@ -348,8 +438,8 @@ export function Status({ value }: { value: string }): React.JSX.Element {
 export function CodeField(props: {
   id: string;
   label: string;
-  value: string;
-  onChange: (code: string) => void;
+  registration: UseFormRegisterReturn;
+  error?: string;
   recovery?: boolean;
   autoFocus?: boolean;
 }): React.JSX.Element {
@@ -360,11 +450,34 @@ export function CodeField(props: {
         id={props.id}
         inputMode={props.recovery === true ? 'text' : 'numeric'}
         autoComplete="one-time-code"
-        value={props.value}
-        onChange={(e) => props.onChange(e.target.value.trim())}
         autoFocus={props.autoFocus}
-        required
+        aria-required
+        aria-invalid={props.error === undefined ? undefined : true}
+        aria-describedby={props.error === undefined ? undefined : `${props.id}-error`}
+        {...props.registration}
       />
+      {props.error === undefined ? null : (
+        <span className="field-error" id={`${props.id}-error`}>
+          {props.error}
+        </span>
+      )}
     </div>
   );
+}
+
+/** A form of one code: the field registered trimmed and required. */
+export function useCodeForm(): {
+  form: UseFormReturn<{ code: string }>;
+  registration: UseFormRegisterReturn;
+  error: string | undefined;
+} {
+  const form = useForm<{ code: string }>({ defaultValues: { code: '' } });
+  return {
+    form,
+    registration: form.register('code', {
+      setValueAs: (value: string) => value.trim(),
+      validate: (value) => value !== '' || 'Enter the code.',
+    }),
+    error: form.formState.errors.code?.message,
+  };
 }

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react';
 
 import { api, unwrap } from '../api';
 import type { ScreenProps } from '../App';
-import { CodeField, ErrorBanner, Loaded, Page, Table, When } from '../ui';
+import { CodeField, ErrorBanner, Loaded, Page, Table, useCodeForm, When } from '../ui';
 
 /** MFA enrolment (QR code and secret, confirmed with a code), then sessions with revoke. */
 export function Account({ me }: ScreenProps): React.JSX.Element {
@@ -21,11 +21,12 @@ export function Account({ me }: ScreenProps): React.JSX.Element {
 
 function Enrolment({ enabled }: { enabled: boolean }): React.JSX.Element {
   const queries = useQueryClient();
-  const [code, setCode] = useState('');
+  const code = useCodeForm();
   const [qr, setQr] = useState<string | null>(null);
   const enroll = useMutation({ mutationFn: () => unwrap(api.POST('/v1/auth/mfa/enroll')) });
   const confirm = useMutation({
-    mutationFn: () => unwrap(api.POST('/v1/auth/mfa/confirm', { body: { code } })),
+    mutationFn: (value: string) =>
+      unwrap(api.POST('/v1/auth/mfa/confirm', { body: { code: value } })),
     onSuccess: () => void queries.invalidateQueries({ queryKey: ['me'] }),
   });
   useEffect(() => {
@@ -75,10 +76,9 @@ function Enrolment({ enabled }: { enabled: boolean }): React.JSX.Element {
       ) : (
         <form
           className="form"
-          onSubmit={(event) => {
-            event.preventDefault();
-            confirm.mutate();
-          }}
+          onSubmit={(event) =>
+            void code.form.handleSubmit(({ code: value }) => confirm.mutate(value))(event)
+          }
         >
           {qr === null ? null : (
             <img
@@ -91,7 +91,12 @@ function Enrolment({ enabled }: { enabled: boolean }): React.JSX.Element {
           <p>
             Or enter this secret: <code data-testid="totp-secret">{enroll.data.secret}</code>
           </p>
-          <CodeField id="confirm-code" label="Code from the app" value={code} onChange={setCode} />
+          <CodeField
+            id="confirm-code"
+            label="Code from the app"
+            registration={code.registration}
+            error={code.error}
+          />
           <ErrorBanner error={confirm.error} />
           <button type="submit" disabled={confirm.isPending}>
             Confirm

@@ -104,14 +104,14 @@ export function Admins({ me, can }: ScreenProps): React.JSX.Element {
               },
             ]}
             submitLabel="Create admin"
-            submit={(values) =>
+            submit={(body) =>
               unwrap(
                 api.POST('/v1/admins', {
                   body: {
-                    email: String(values.email),
-                    name: String(values.name),
-                    password: String(values.password),
-                    roles: [values.roles as Role],
+                    email: String(body.email),
+                    name: String(body.name),
+                    password: String(body.password),
+                    roles: [body.roles as Role],
                   },
                 }),
               )

@@ -65,24 +65,20 @@ export function ApiKeys({ me, can }: ScreenProps): React.JSX.Element {
               {
                 name: 'permissions',
                 label: 'Permissions',
+                type: 'multiselect',
                 required: true,
-                hint: `Comma separated; yours: ${me.permissions.join(', ')}`,
+                hint: 'A key can hold only permissions you hold yourself',
+                options: me.permissions.map((p) => ({ value: p, label: p })),
               },
             ]}
             submitLabel="Create API key"
-            submit={(values) =>
+            submit={(body) =>
               unwrap(
                 api.POST('/v1/api-keys', {
                   body: {
-                    name: String(values.name),
-                    expiresAt:
-                      values.expiresAt === ''
-                        ? ''
-                        : new Date(String(values.expiresAt)).toISOString(),
-                    permissions: String(values.permissions)
-                      .split(',')
-                      .map((p) => p.trim())
-                      .filter(Boolean) as Permission[],
+                    name: String(body.name),
+                    expiresAt: new Date(String(body.expiresAt)).toISOString(),
+                    permissions: (body.permissions ?? []) as Permission[],
                   },
                 }),
               )

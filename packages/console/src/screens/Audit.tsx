@@ -4,67 +4,27 @@ import { useState } from 'react';
 import { api, unwrap } from '../api';
 import type { Schemas } from '../api';
 import type { ScreenProps } from '../App';
-import { CursorList, Dialog, ErrorBanner, Page, When } from '../ui';
+import { CursorList, Dialog, ErrorBanner, FilterBar, Page, When } from '../ui';
+import type { Field } from '../ui';
 
 type Event = Schemas['AuditEventDto'];
 
-interface Filters {
-  action?: string;
-  actorId?: string;
-  targetType?: string;
-  targetId?: string;
-  from?: string;
-  to?: string;
-}
-
-const FILTERS: readonly { name: keyof Filters; label: string; type?: string }[] = [
-  { name: 'action', label: 'Action', type: 'text' },
-  { name: 'actorId', label: 'Actor id', type: 'text' },
-  { name: 'targetType', label: 'Resource type', type: 'text' },
-  { name: 'targetId', label: 'Resource id', type: 'text' },
+const FILTERS: readonly Field[] = [
+  { name: 'action', label: 'Action' },
+  { name: 'actorId', label: 'Actor id' },
+  { name: 'targetType', label: 'Resource type' },
+  { name: 'targetId', label: 'Resource id' },
   { name: 'from', label: 'From', type: 'datetime-local' },
   { name: 'to', label: 'To', type: 'datetime-local' },
 ];
 
-function applied(form: Filters): Filters {
-  const out: Filters = {};
-  for (const { name, type } of FILTERS) {
-    const value = form[name]?.trim();
-    if (value) {
-      out[name] = type === 'datetime-local' ? new Date(value).toISOString() : value;
-    }
-  }
-  return out;
-}
-
 /** The hash-chained audit log: filters, an event's diff, and verification of chain and checkpoints. */
 export function Audit({ can }: ScreenProps): React.JSX.Element {
-  const [form, setForm] = useState<Filters>({});
-  const [filters, setFilters] = useState<Filters>({});
+  const [filters, setFilters] = useState<Record<string, string>>({});
   const [open, setOpen] = useState<Event | null>(null);
   return (
     <Page title="Audit log" actions={can('audit.verify') ? <Verify /> : null}>
-      <form
-        className="filters"
-        role="search"
-        onSubmit={(event) => {
-          event.preventDefault();
-          setFilters(applied(form));
-        }}
-      >
-        {FILTERS.map((f) => (
-          <span key={f.name} className="filter">
-            <label htmlFor={`audit-${f.name}`}>{f.label}</label>
-            <input
-              id={`audit-${f.name}`}
-              type={f.type}
-              value={form[f.name] ?? ''}
-              onChange={(e) => setForm({ ...form, [f.name]: e.target.value })}
-            />
-          </span>
-        ))}
-        <button type="submit">Filter</button>
-      </form>
+      <FilterBar idPrefix="audit" fields={FILTERS} onApply={setFilters} />
       <CursorList<Event>
         queryKey={['audit', 'events', filters]}
         page={(cursor) =>

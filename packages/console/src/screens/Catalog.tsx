@@ -2,38 +2,52 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 
 import { api, unwrap } from '../api';
+import type { Schemas } from '../api';
 import type { ScreenProps } from '../App';
-import { compact, CursorList, Dialog, Form, Page, When } from '../ui';
-import type { Column, Field, FormValues, Page_ } from '../ui';
+import { CursorList, Dialog, FilterBar, Form, Page, When } from '../ui';
+import type { Body, Column, Field, FieldValue, Page_ } from '../ui';
 
 type Kind = 'customers' | 'products' | 'entitlements' | 'policies';
 
-interface Row {
-  id: string;
-  name: string;
-  code?: string;
-  email?: string | null;
-  productId?: string;
-  maxMachines?: number | null;
-  createdAt: string;
-  version: number;
+type Row = Partial<Schemas['PolicyDto']> &
+  Partial<Schemas['CustomerDto']> &
+  Pick<Schemas['ProductDto'], 'id' | 'name' | 'createdAt' | 'version'> & { code?: string };
+
+/** The choices a form offers: the products a policy belongs to, the entitlements it carries. */
+interface Choices {
+  products: readonly { id: string; code: string }[];
+  entitlements: readonly { code: string; name: string }[];
 }
 
-/** If-Match for a PATCH: the row version the admin saw, so a concurrent change answers 412, not lost. */
-const ifMatch = (row: Row) => ({ 'If-Match': `W/"${row.version}"` });
+type RowPath =
+  '/v1/customers/{id}' | '/v1/products/{id}' | '/v1/entitlements/{id}' | '/v1/policies/{id}';
 
 interface Spec {
   title: string;
   singular: string;
-  create: string;
+  /** The permission prefix: `<resource>.create`, `<resource>.update`. */
+  resource: string;
   filter: { name: string; label: string };
   columns: readonly Column<Row>[];
-  fields: (products: readonly { id: string; code: string }[]) => readonly Field[];
+  fields: (choices: Choices) => readonly Field[];
   list: (cursor: string | undefined, filter: string) => Promise<Page_<Row>>;
-  submit: (values: FormValues) => Promise<unknown>;
-  /** Fields an edit may change (the code, product and limits stay as issued). */
-  editable: readonly Field[];
-  update: (row: Row, values: FormValues) => Promise<unknown>;
+  create: (body: Body) => Promise<unknown>;
+  /** Fields an edit may change: a code and a policy's product stay as created. */
+  editable: (choices: Choices) => readonly Field[];
+  path: RowPath;
+}
+
+/**
+ * A PATCH with If-Match: the row version the admin saw, so a concurrent change answers 412 rather than
+ * being overwritten. The four catalog paths take the same parameters.
+ */
+function update(path: RowPath, row: Row, body: Body): Promise<unknown> {
+  return unwrap(
+    api.PATCH(path, {
+      params: { path: { id: row.id }, header: { 'If-Match': `W/"${row.version}"` } },
+      body: body as never,
+    }),
+  );
 }
 
 const NAME: Field = { name: 'name', label: 'Name', required: true };
@@ -45,29 +59,53 @@ function codeAndName(
   title: string,
   singular: string,
   codeHint: string,
-): Omit<Spec, 'list' | 'submit' | 'editable' | 'update'> {
+): Omit<Spec, 'list' | 'create' | 'path'> {
   return {
     title,
     singular,
-    create: `${singular}.create`,
+    resource: singular,
     filter: { name: 'code', label: 'Code' },
     columns: [
       { label: 'Code', cell: (row) => <code>{row.code}</code> },
       { label: 'Name', cell: (row) => row.name },
       created,
     ],
-    fields: () => [
-      { name: 'code', label: 'Code', required: true, hint: codeHint },
-      { name: 'name', label: 'Name', required: true },
-    ],
+    fields: () => [{ name: 'code', label: 'Code', required: true, hint: codeHint }, NAME],
+    editable: () => [NAME],
   };
+}
+
+/** A policy's limits and entitlements: offered when it is created and when it is edited. */
+function policyLimits(choices: Choices): Field[] {
+  return [
+    {
+      name: 'maxMachines',
+      label: 'Machines per license',
+      type: 'number',
+      hint: 'Empty: 1 when node-locked, unlimited when floating',
+    },
+    {
+      name: 'durationSeconds',
+      label: 'Duration (seconds)',
+      type: 'number',
+      hint: 'Empty: perpetual',
+    },
+    { name: 'maxUses', label: 'Uses per license', type: 'number', hint: 'Empty: unlimited' },
+    { name: 'floating', label: 'Floating (machines may move)', type: 'checkbox' },
+    {
+      name: 'entitlements',
+      label: 'Entitlements',
+      type: 'multiselect',
+      options: choices.entitlements.map((e) => ({ value: e.code, label: `${e.code} (${e.name})` })),
+    },
+  ];
 }
 
 const SPECS: Record<Kind, Spec> = {
   customers: {
     title: 'Customers',
     singular: 'customer',
-    create: 'customer.create',
+    resource: 'customer',
     filter: { name: 'q', label: 'Search name or email' },
     columns: [
       { label: 'Name', cell: (row) => row.name },
@@ -76,35 +114,22 @@ const SPECS: Record<Kind, Spec> = {
       created,
     ],
     fields: () => [
-      { name: 'name', label: 'Name', required: true },
+      NAME,
       { name: 'email', label: 'Email', type: 'email', required: true },
       { name: 'externalId', label: 'External id (CRM)' },
     ],
     list: (cursor, q) =>
       unwrap(api.GET('/v1/customers', { params: { query: { cursor, q: q || undefined } } })),
-    submit: (values) => unwrap(api.POST('/v1/customers', { body: compact(values) as never })),
-    editable: [NAME, { name: 'email', label: 'Email', type: 'email', required: true }],
-    update: (row, values) =>
-      unwrap(
-        api.PATCH('/v1/customers/{id}', {
-          params: { path: { id: row.id }, header: ifMatch(row) },
-          body: compact(values) as never,
-        }),
-      ),
+    create: (body) => unwrap(api.POST('/v1/customers', { body: body as never })),
+    editable: () => [NAME, { name: 'email', label: 'Email', type: 'email', required: true }],
+    path: '/v1/customers/{id}',
   },
   products: {
     ...codeAndName('Products', 'product', 'Stable identifier, e.g. acme-cad'),
     list: (cursor, code) =>
       unwrap(api.GET('/v1/products', { params: { query: { cursor, code: code || undefined } } })),
-    submit: (values) => unwrap(api.POST('/v1/products', { body: compact(values) as never })),
-    editable: [NAME],
-    update: (row, values) =>
-      unwrap(
-        api.PATCH('/v1/products/{id}', {
-          params: { path: { id: row.id }, header: ifMatch(row) },
-          body: compact(values) as never,
-        }),
-      ),
+    create: (body) => unwrap(api.POST('/v1/products', { body: body as never })),
+    path: '/v1/products/{id}',
   },
   entitlements: {
     ...codeAndName('Entitlements', 'entitlement', 'e.g. export-pdf'),
@@ -112,41 +137,36 @@ const SPECS: Record<Kind, Spec> = {
       unwrap(
         api.GET('/v1/entitlements', { params: { query: { cursor, code: code || undefined } } }),
       ),
-    submit: (values) => unwrap(api.POST('/v1/entitlements', { body: compact(values) as never })),
-    editable: [NAME],
-    update: (row, values) =>
-      unwrap(
-        api.PATCH('/v1/entitlements/{id}', {
-          params: { path: { id: row.id }, header: ifMatch(row) },
-          body: compact(values) as never,
-        }),
-      ),
+    create: (body) => unwrap(api.POST('/v1/entitlements', { body: body as never })),
+    path: '/v1/entitlements/{id}',
   },
   policies: {
     title: 'Policies',
     singular: 'policy',
-    create: 'policy.create',
+    resource: 'policy',
     filter: { name: 'productId', label: 'Product id' },
     columns: [
       { label: 'Name', cell: (row) => row.name },
       { label: 'Product', cell: (row) => <code>{row.productId}</code> },
       { label: 'Machines', cell: (row) => row.maxMachines ?? 'unlimited' },
+      {
+        label: 'Entitlements',
+        cell: (row) => (row.entitlements?.length ? row.entitlements.join(', ') : '—'),
+      },
       { label: 'Id', cell: (row) => <code>{row.id}</code> },
       created,
     ],
-    fields: (products) => [
-      { name: 'name', label: 'Name', required: true },
+    fields: (choices) => [
+      NAME,
       {
         name: 'productId',
         label: 'Product',
         type: 'select',
         required: true,
-        initial: products[0]?.id ?? '',
-        options: products.map((p) => ({ value: p.id, label: p.code })),
+        initial: choices.products[0]?.id ?? '',
+        options: choices.products.map((p) => ({ value: p.id, label: p.code })),
       },
-      { name: 'maxMachines', label: 'Machines per license', type: 'number' },
-      { name: 'durationSeconds', label: 'Duration (seconds)', type: 'number' },
-      { name: 'floating', label: 'Floating (machines may move)', type: 'checkbox' },
+      ...policyLimits(choices),
     ],
     list: (cursor, productId) =>
       unwrap(
@@ -154,34 +174,33 @@ const SPECS: Record<Kind, Spec> = {
           params: { query: { cursor, productId: productId || undefined } },
         }),
       ),
-    submit: (values) =>
-      unwrap(
-        api.POST('/v1/policies', {
-          body: compact(values, ['maxMachines', 'durationSeconds']) as never,
-        }),
-      ),
-    editable: [NAME],
-    update: (row, values) =>
-      unwrap(
-        api.PATCH('/v1/policies/{id}', {
-          params: { path: { id: row.id } },
-          headers: ifMatch(row),
-          body: compact(values) as never,
-        }),
-      ),
+    create: (body) => unwrap(api.POST('/v1/policies', { body: body as never })),
+    editable: (choices) => [NAME, ...policyLimits(choices)],
+    path: '/v1/policies/{id}',
   },
 };
 
-/** Customers, products, entitlements and policies: a filtered cursor list and a create form. */
+/** A field's value as the row has it, for the edit form's first values. */
+function initialOf(row: Row, field: Field): FieldValue {
+  const value = (row as Record<string, unknown>)[field.name];
+  if (field.type === 'checkbox') {
+    return value === true;
+  }
+  if (field.type === 'multiselect') {
+    return Array.isArray(value) ? value.map(String) : [];
+  }
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+/** Customers, products, entitlements and policies: a filtered cursor list, create and edit forms. */
 export function Catalog({ kind, can }: ScreenProps & { kind: Kind }): React.JSX.Element {
   const spec = SPECS[kind];
   const queries = useQueryClient();
-  const [filter, setFilter] = useState('');
   const [applied, setApplied] = useState('');
   const [editing, setEditing] = useState<Row | null>(null);
   const columns: readonly Column<Row>[] = [
     ...spec.columns,
-    ...(can(spec.create.replace('.create', '.update'))
+    ...(can(`${spec.resource}.update`)
       ? [
           {
             label: 'Action',
@@ -194,25 +213,30 @@ export function Catalog({ kind, can }: ScreenProps & { kind: Kind }): React.JSX.
         ]
       : []),
   ];
+  const needsChoices = kind === 'policies';
   const products = useQuery({
     queryKey: ['products', 'all'],
     queryFn: () => unwrap(api.GET('/v1/products', { params: { query: { limit: 100 } } })),
-    enabled: kind === 'policies',
+    enabled: needsChoices,
   });
+  const entitlements = useQuery({
+    queryKey: ['entitlements', 'all'],
+    queryFn: () => unwrap(api.GET('/v1/entitlements', { params: { query: { limit: 100 } } })),
+    enabled: needsChoices,
+  });
+  const choices: Choices | undefined = !needsChoices
+    ? { products: [], entitlements: [] }
+    : products.data === undefined || entitlements.data === undefined
+      ? undefined
+      : { products: products.data.data, entitlements: entitlements.data.data };
+  const saved = (): void => void queries.invalidateQueries({ queryKey: [kind] });
   return (
     <Page title={spec.title}>
-      <form
-        className="filters"
-        role="search"
-        onSubmit={(event) => {
-          event.preventDefault();
-          setApplied(filter.trim());
-        }}
-      >
-        <label htmlFor={`${kind}-filter`}>{spec.filter.label}</label>
-        <input id={`${kind}-filter`} value={filter} onChange={(e) => setFilter(e.target.value)} />
-        <button type="submit">Filter</button>
-      </form>
+      <FilterBar
+        idPrefix={kind}
+        fields={[spec.filter]}
+        onApply={(filters) => setApplied(filters[spec.filter.name] ?? '')}
+      />
       <CursorList
         queryKey={[kind, applied]}
         page={(cursor) => spec.list(cursor, applied)}
@@ -225,17 +249,18 @@ export function Catalog({ kind, can }: ScreenProps & { kind: Kind }): React.JSX.
         open={editing !== null}
         onClose={() => setEditing(null)}
       >
-        {editing === null ? null : (
+        {editing === null || choices === undefined ? null : (
           <Form
-            fields={spec.editable.map((field) => ({
+            edit
+            fields={spec.editable(choices).map((field) => ({
               ...field,
-              initial: String(editing[field.name as keyof Row] ?? ''),
+              initial: initialOf(editing, field),
             }))}
             submitLabel="Save"
-            submit={(values) => spec.update(editing, values)}
+            submit={(body) => update(spec.path, editing, body)}
             onDone={() => {
               setEditing(null);
-              void queries.invalidateQueries({ queryKey: [kind] });
+              saved();
             }}
           />
         )}
@@ -243,15 +268,16 @@ export function Catalog({ kind, can }: ScreenProps & { kind: Kind }): React.JSX.
           Cancel
         </button>
       </Dialog>
-      {can(spec.create) && (kind !== 'policies' || products.data !== undefined) ? (
+      {can(`${spec.resource}.create`) && choices !== undefined ? (
         <section aria-labelledby={`${kind}-new`}>
           <h2 id={`${kind}-new`}>New {spec.singular}</h2>
           <Form
-            key={`${kind} ${(products.data?.data ?? []).map((p) => p.id).join()}`}
-            fields={spec.fields(products.data?.data ?? [])}
+            // A new form when the choices change: its first choices are the defaults.
+            key={`${kind} ${choices.products.map((p) => p.id).join()}`}
+            fields={spec.fields(choices)}
             submitLabel={`Create ${spec.singular}`}
-            submit={spec.submit}
-            onDone={() => void queries.invalidateQueries({ queryKey: [kind] })}
+            submit={spec.create}
+            onDone={saved}
           />
         </section>
       ) : null}

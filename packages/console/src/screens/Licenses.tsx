@@ -6,9 +6,10 @@ import type { Schemas } from '../api';
 import type { ScreenProps } from '../App';
 import { Link } from '../router';
 import {
-  compact,
   CursorList,
+  Dialog,
   ErrorBanner,
+  FilterBar,
   Form,
   Loaded,
   Page,
@@ -17,15 +18,15 @@ import {
   Table,
   When,
 } from '../ui';
+import type { Field } from '../ui';
 
 type License = Schemas['LicenseDto'];
 type Issued = Schemas['IssuedLicenseDto'];
-type StatusFilter = '' | 'ACTIVE' | 'SUSPENDED' | 'REVOKED';
 
 /** Licenses: filtered list, issue from a policy (the key is shown once). */
 export function Licenses({ can }: ScreenProps): React.JSX.Element {
   const queries = useQueryClient();
-  const [status, setStatus] = useState<StatusFilter>('');
+  const [filters, setFilters] = useState<Record<string, string>>({});
   const [issued, setIssued] = useState<Issued | null>(null);
   const policies = useQuery({
     queryKey: ['policies', 'all'],
@@ -35,32 +36,31 @@ export function Licenses({ can }: ScreenProps): React.JSX.Element {
     queryKey: ['customers', 'all'],
     queryFn: () => unwrap(api.GET('/v1/customers', { params: { query: { limit: 100 } } })),
   });
+  const policyOptions = (policies.data?.data ?? []).map((p) => ({ value: p.id, label: p.name }));
+  const customerOptions = (customers.data?.data ?? []).map((c) => ({
+    value: c.id,
+    label: c.name,
+  }));
   return (
     <Page title="Licenses">
-      <div className="filters">
-        <label htmlFor="license-status">Status</label>
-        <select
-          id="license-status"
-          value={status}
-          onChange={(e) => setStatus(e.target.value as StatusFilter)}
-        >
-          <option value="">Any</option>
-          <option value="ACTIVE">Active</option>
-          <option value="SUSPENDED">Suspended</option>
-          <option value="REVOKED">Revoked</option>
-        </select>
-      </div>
+      <FilterBar
+        // A new bar once the choices are in: a select keeps the options it first rendered with.
+        key={`${policyOptions.length} ${customerOptions.length}`}
+        idPrefix="license"
+        fields={[
+          { name: 'status', label: 'Status', type: 'select', options: STATUS_OPTIONS },
+          { name: 'customerId', label: 'Customer', type: 'select', options: customerOptions },
+          { name: 'policyId', label: 'Policy', type: 'select', options: policyOptions },
+        ]}
+        onApply={setFilters}
+      />
       <CursorList<License>
-        queryKey={['licenses', status]}
+        queryKey={['licenses', filters]}
         page={(cursor) =>
-          unwrap(
-            api.GET('/v1/licenses', {
-              params: { query: { cursor, status: status === '' ? undefined : status } },
-            }),
-          )
+          unwrap(api.GET('/v1/licenses', { params: { query: { ...filters, cursor } } }))
         }
         caption="Licenses"
-        empty="No licenses."
+        empty={Object.keys(filters).length === 0 ? 'No licenses yet.' : 'No license matches.'}
         columns={[
           {
             label: 'Key',
@@ -80,31 +80,29 @@ export function Licenses({ can }: ScreenProps): React.JSX.Element {
           <h2 id="license-new">Issue a license</h2>
           <Form<Issued>
             // A new form when the choices change: its first choices are the defaults.
-            key={[...policies.data.data, ...customers.data.data].map((x) => x.id).join()}
+            key={[...policyOptions, ...customerOptions].map((x) => x.value).join()}
             fields={[
               {
                 name: 'policyId',
                 label: 'Policy',
                 type: 'select',
                 required: true,
-                initial: policies.data.data[0]?.id ?? '',
-                options: policies.data.data.map((p) => ({ value: p.id, label: p.name })),
+                initial: policyOptions[0]?.value ?? '',
+                options: policyOptions,
               },
               {
                 name: 'customerId',
                 label: 'Customer',
                 type: 'select',
                 required: true,
-                initial: customers.data.data[0]?.id ?? '',
-                options: customers.data.data.map((c) => ({ value: c.id, label: c.name })),
+                initial: customerOptions[0]?.value ?? '',
+                options: customerOptions,
               },
               { name: 'name', label: 'Name' },
               { name: 'maxMachines', label: 'Machines (overrides the policy)', type: 'number' },
             ]}
             submitLabel="Issue license"
-            submit={(values) =>
-              unwrap(api.POST('/v1/licenses', { body: compact(values, ['maxMachines']) as never }))
-            }
+            submit={(body) => unwrap(api.POST('/v1/licenses', { body: body as never }))}
             onDone={(license) => {
               setIssued(license);
               void queries.invalidateQueries({ queryKey: ['licenses'] });
@@ -115,6 +113,24 @@ export function Licenses({ can }: ScreenProps): React.JSX.Element {
     </Page>
   );
 }
+
+const STATUS_OPTIONS = [
+  { value: 'ACTIVE', label: 'Active' },
+  { value: 'SUSPENDED', label: 'Suspended' },
+  { value: 'REVOKED', label: 'Revoked' },
+];
+
+/** What an edit may change on an issued license; its key, policy and customer stay. */
+const EDITABLE: readonly Field[] = [
+  { name: 'name', label: 'Name' },
+  {
+    name: 'maxMachines',
+    label: 'Machines',
+    type: 'number',
+    hint: "Empty: the policy's limit",
+  },
+  { name: 'maxUses', label: 'Uses', type: 'number', hint: "Empty: the policy's limit" },
+];
 
 type Action = 'suspend' | 'reinstate' | 'renew' | 'revoke';
 
@@ -159,6 +175,7 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
       void queries.invalidateQueries({ queryKey: ['licenses'] });
     },
   });
+  const [editing, setEditing] = useState(false);
   const checkOut = useMutation({
     mutationFn: () =>
       unwrap(
@@ -189,7 +206,12 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
                   {a.label}
                 </button>
               ))}
-              {can('license.check-out') ? (
+              {can('license.update') && l.status !== 'REVOKED' ? (
+                <button type="button" onClick={() => setEditing(true)}>
+                  Edit
+                </button>
+              ) : null}
+              {can('license.check-out') && l.status === 'ACTIVE' ? (
                 <button type="button" onClick={() => checkOut.mutate()}>
                   Check out license file
                 </button>
@@ -198,6 +220,32 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
           }
         >
           <ErrorBanner error={act.error ?? checkOut.error} />
+          <Dialog title="Edit license" open={editing} onClose={() => setEditing(false)}>
+            <Form<License>
+              edit
+              fields={EDITABLE.map((field) => ({
+                ...field,
+                initial: String(l[field.name as 'name' | 'maxMachines' | 'maxUses'] ?? ''),
+              }))}
+              submitLabel="Save"
+              submit={(body) =>
+                unwrap(
+                  api.PATCH('/v1/licenses/{id}', {
+                    params: { path: { id }, header: { 'If-Match': `W/"${l.version}"` } },
+                    body: body as never,
+                  }),
+                )
+              }
+              onDone={(updated) => {
+                setEditing(false);
+                queries.setQueryData(['licenses', id], updated);
+                void queries.invalidateQueries({ queryKey: ['licenses'] });
+              }}
+            />
+            <button type="button" onClick={() => setEditing(false)}>
+              Cancel
+            </button>
+          </Dialog>
           <dl className="details">
             <dt>Status</dt>
             <dd data-testid="license-status">
@@ -223,6 +271,8 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
             </dd>
             <dt>Entitlements</dt>
             <dd>{l.entitlements.length === 0 ? 'none' : l.entitlements.join(', ')}</dd>
+            <dt>Machines allowed</dt>
+            <dd>{l.maxMachines ?? 'unlimited'}</dd>
             <dt>Uses</dt>
             <dd>
               {l.uses}

@@ -1,10 +1,16 @@
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
+import { useForm } from 'react-hook-form';
 
 import { api, unwrap } from '../api';
 import { accept } from '../auth';
 import { SESSION_HEADERS } from '../session';
-import { CodeField, ErrorBanner } from '../ui';
+import { CodeField, ErrorBanner, useCodeForm } from '../ui';
+
+interface Credentials {
+  email: string;
+  password: string;
+}
 
 /** Password, then a TOTP code or a recovery code when the account has MFA. */
 export function SignIn(props: {
@@ -12,16 +18,15 @@ export function SignIn(props: {
   onSignedIn: () => void;
 }): React.JSX.Element {
   const [challenge, setChallenge] = useState<string | null>(null);
-  const [email, setEmail] = useState('');
-  const [password, setPassword] = useState('');
-  const [code, setCode] = useState('');
   const [useRecovery, setUseRecovery] = useState(false);
+  const credentials = useForm<Credentials>({ defaultValues: { email: '', password: '' } });
+  const code = useCodeForm();
 
   const login = useMutation({
-    mutationFn: () =>
-      unwrap(api.POST('/v1/auth/login', { body: { email, password }, headers: SESSION_HEADERS })),
+    mutationFn: (body: Credentials) =>
+      unwrap(api.POST('/v1/auth/login', { body, headers: SESSION_HEADERS })),
     onSuccess: (result) => {
-      setPassword('');
+      credentials.resetField('password');
       if (accept(result) === 'mfa-required') {
         setChallenge(result.challengeToken ?? null);
       } else {
@@ -30,13 +35,13 @@ export function SignIn(props: {
     },
   });
   const verify = useMutation({
-    mutationFn: () =>
+    mutationFn: (value: string) =>
       unwrap(
         api.POST('/v1/auth/mfa/verify', {
           headers: SESSION_HEADERS,
           body: {
             challengeToken: challenge ?? '',
-            ...(useRecovery ? { recoveryCode: code } : { code }),
+            ...(useRecovery ? { recoveryCode: value } : { code: value }),
           },
         }),
       ),
@@ -44,8 +49,12 @@ export function SignIn(props: {
       accept(result);
       props.onSignedIn();
     },
-    onError: () => setCode(''),
+    onError: () => code.form.reset(),
   });
+  const required = (label: string) => ({
+    validate: (value: string) => value.trim() !== '' || `${label} is required.`,
+  });
+  const { errors } = credentials.formState;
 
   return (
     <main className="centered sign-in">
@@ -58,10 +67,8 @@ export function SignIn(props: {
       {challenge === null ? (
         <form
           className="form"
-          onSubmit={(event) => {
-            event.preventDefault();
-            login.mutate();
-          }}
+          noValidate
+          onSubmit={(event) => void credentials.handleSubmit((body) => login.mutate(body))(event)}
         >
           <h2>Sign in</h2>
           <div className="field">
@@ -70,10 +77,16 @@ export function SignIn(props: {
               id="email"
               type="email"
               autoComplete="username"
-              value={email}
-              onChange={(e) => setEmail(e.target.value)}
-              required
+              aria-required
+              aria-invalid={errors.email === undefined ? undefined : true}
+              aria-describedby={errors.email === undefined ? undefined : 'email-error'}
+              {...credentials.register('email', required('Email'))}
             />
+            {errors.email === undefined ? null : (
+              <span className="field-error" id="email-error">
+                {errors.email.message}
+              </span>
+            )}
           </div>
           <div className="field">
             <label htmlFor="password">Password</label>
@@ -81,10 +94,16 @@ export function SignIn(props: {
               id="password"
               type="password"
               autoComplete="current-password"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              required
+              aria-required
+              aria-invalid={errors.password === undefined ? undefined : true}
+              aria-describedby={errors.password === undefined ? undefined : 'password-error'}
+              {...credentials.register('password', required('Password'))}
             />
+            {errors.password === undefined ? null : (
+              <span className="field-error" id="password-error">
+                {errors.password.message}
+              </span>
+            )}
           </div>
           <ErrorBanner error={login.error} />
           <button type="submit" disabled={login.isPending}>
@@ -94,17 +113,17 @@ export function SignIn(props: {
       ) : (
         <form
           className="form"
-          onSubmit={(event) => {
-            event.preventDefault();
-            verify.mutate();
-          }}
+          noValidate
+          onSubmit={(event) =>
+            void code.form.handleSubmit(({ code: value }) => verify.mutate(value))(event)
+          }
         >
           <h2>Two-factor sign-in</h2>
           <CodeField
             id="mfa-code"
             label={useRecovery ? 'Recovery code' : 'Authentication code'}
-            value={code}
-            onChange={setCode}
+            registration={code.registration}
+            error={code.error}
             recovery={useRecovery}
             autoFocus
           />

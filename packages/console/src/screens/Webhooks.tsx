@@ -125,18 +125,18 @@ export function Webhooks({ can }: ScreenProps): React.JSX.Element {
               },
             ]}
             submitLabel="Add endpoint"
-            submit={(values) => {
-              const types = String(values.eventTypes)
+            submit={(body) => {
+              const types = String(body.eventTypes ?? '')
                 .split(',')
                 .map((t) => t.trim())
                 .filter(Boolean);
               return unwrap(
                 api.POST('/v1/webhook-endpoints', {
                   body: {
-                    url: String(values.url),
-                    ...(values.description === ''
+                    url: String(body.url),
+                    ...(body.description === undefined
                       ? {}
-                      : { description: String(values.description) }),
+                      : { description: String(body.description) }),
                     ...(types.length === 0 ? {} : { eventTypes: types }),
                   },
                 }),
@@ -226,7 +226,8 @@ function Attempts({ id }: { id: string }): React.JSX.Element {
         <Table
           caption="Attempts"
           rows={d.attemptLog}
-          rowKey={(a) => String(a.attempt)}
+          // A manual retry starts a new schedule whose numbers start at 1 again.
+          rowKey={(a) => `${a.startedAt} ${a.attempt}`}
           empty="Not attempted yet."
           columns={[
             { label: '#', cell: (a) => a.attempt },
