@@ -39,6 +39,8 @@ describeInChromium('admin console operations in Chromium', () => {
   let owner: AdminSession;
   let license: { id: string; keyPrefix: string; expiresAt: string; policyId: string };
   let machineId: string;
+  /** A license left active (the first one ends revoked), issued by the edit test. */
+  let active: { id: string; keyPrefix: string };
   let endpoint: { id: string; url: string; secret: string };
   let failed: { id: string; webhookId: string };
 
@@ -376,8 +378,12 @@ describeInChromium('admin console operations in Chromium', () => {
       name: 'Globex seat',
     });
     expect([entitlement.status, globex.status, second.status]).toEqual([201, 201, 201]);
+    active = second.body;
 
     await ui.go('Policies');
+    const policyFilters = page.getByRole('search');
+    await policyFilters.getByLabel('Product').selectOption({ label: 'acme-ops' });
+    await policyFilters.getByRole('button', { name: 'Filter' }).click();
     await page.getByRole('button', { name: 'Edit Ops monthly' }).click();
     const policyDialog = page.getByRole('dialog', { name: /Edit policy/ });
     await policyDialog.getByLabel('Machines per license').fill('5');
@@ -424,5 +430,47 @@ describeInChromium('admin console operations in Chromium', () => {
     await licenseDialog.getByLabel('Machines').fill('');
     await licenseDialog.getByRole('button', { name: 'Save' }).click();
     await page.locator('dt:text-is("Machines allowed") + dd').getByText('5').waitFor();
+  });
+  it('offers a support admin only what its role may do, and the server refuses the rest', async () => {
+    const email = 'ops-helpdesk@example.com';
+    const created = await as('POST', '/v1/admins', {
+      email,
+      name: 'Ops Helpdesk',
+      password: PASSWORD,
+      roles: ['support'],
+    });
+    expect(created.status).toBe(201);
+    await page.getByRole('button', { name: 'Sign out' }).first().click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // Signed in where the owner left off (the path stays); the dashboard is open to support too.
+    await ui.go('Dashboard');
+
+    const nav = page.getByRole('navigation', { name: 'Console' });
+    const offered = await nav.getByRole('link').allTextContents();
+    expect(offered).toEqual(expect.arrayContaining(['Licenses', 'Customers', 'Audit log']));
+    for (const hidden of ['Admins', 'API keys']) {
+      expect(offered).not.toContain(hidden);
+    }
+
+    await ui.go('Licenses');
+    // Support may not issue licenses: no form for it.
+    expect(await page.getByRole('heading', { name: 'Issue a license' }).count()).toBe(0);
+    await page.getByRole('link', { name: `${active.keyPrefix}…` }).click();
+    await page.getByRole('button', { name: 'Suspend' }).waitFor();
+    for (const hidden of ['Revoke', 'Renew', 'Edit']) {
+      expect(await page.getByRole('button', { name: hidden, exact: true }).count()).toBe(0);
+    }
+    await page.getByRole('button', { name: 'Check out license file' }).waitFor();
+    await ui.screen('ops-support-license');
+
+    // What the console does not offer, the API still refuses: the console is no boundary of its own.
+    const login = await call('POST', '/v1/auth/login', { body: { email, password: PASSWORD } });
+    const revoke = await call('POST', `/v1/licenses/${active.id}/actions/revoke`, {
+      token: login.body.accessToken,
+    });
+    expect(revoke.status).toBe(403);
   });
 });

@@ -27,7 +27,7 @@ interface Spec {
   singular: string;
   /** The permission prefix: `<resource>.create`, `<resource>.update`. */
   resource: string;
-  filter: { name: string; label: string };
+  filter: (choices: Choices) => Field;
   columns: readonly Column<Row>[];
   fields: (choices: Choices) => readonly Field[];
   list: (cursor: string | undefined, filter: string) => Promise<Page_<Row>>;
@@ -64,7 +64,7 @@ function codeAndName(
     title,
     singular,
     resource: singular,
-    filter: { name: 'code', label: 'Code' },
+    filter: () => ({ name: 'code', label: 'Code' }),
     columns: [
       { label: 'Code', cell: (row) => <code>{row.code}</code> },
       { label: 'Name', cell: (row) => row.name },
@@ -106,7 +106,7 @@ const SPECS: Record<Kind, Spec> = {
     title: 'Customers',
     singular: 'customer',
     resource: 'customer',
-    filter: { name: 'q', label: 'Search name or email' },
+    filter: () => ({ name: 'q', label: 'Search name or email' }),
     columns: [
       { label: 'Name', cell: (row) => row.name },
       { label: 'Email', cell: (row) => row.email ?? '—' },
@@ -144,7 +144,12 @@ const SPECS: Record<Kind, Spec> = {
     title: 'Policies',
     singular: 'policy',
     resource: 'policy',
-    filter: { name: 'productId', label: 'Product id' },
+    filter: (choices) => ({
+      name: 'productId',
+      label: 'Product',
+      type: 'select',
+      options: choices.products.map((p) => ({ value: p.id, label: p.code })),
+    }),
     columns: [
       { label: 'Name', cell: (row) => row.name },
       { label: 'Product', cell: (row) => <code>{row.productId}</code> },
@@ -229,13 +234,14 @@ export function Catalog({ kind, can }: ScreenProps & { kind: Kind }): React.JSX.
     : products.data === undefined || entitlements.data === undefined
       ? undefined
       : { products: products.data.data, entitlements: entitlements.data.data };
+  const filter = spec.filter(choices ?? { products: [], entitlements: [] });
   const saved = (): void => void queries.invalidateQueries({ queryKey: [kind] });
   return (
     <Page title={spec.title}>
       <FilterBar
         idPrefix={kind}
-        fields={[spec.filter]}
-        onApply={(filters) => setApplied(filters[spec.filter.name] ?? '')}
+        fields={[filter]}
+        onApply={(filters) => setApplied(filters[filter.name] ?? '')}
       />
       <CursorList
         queryKey={[kind, applied]}

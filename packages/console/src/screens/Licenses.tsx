@@ -44,8 +44,6 @@ export function Licenses({ can }: ScreenProps): React.JSX.Element {
   return (
     <Page title="Licenses">
       <FilterBar
-        // A new bar once the choices are in: a select keeps the options it first rendered with.
-        key={`${policyOptions.length} ${customerOptions.length}`}
         idPrefix="license"
         fields={[
           { name: 'status', label: 'Status', type: 'select', options: STATUS_OPTIONS },
