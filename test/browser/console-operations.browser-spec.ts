@@ -327,6 +327,50 @@ describeInChromium('admin console operations in Chromium', () => {
     expect(await page.getByTestId('secret-value').count()).toBe(0);
   });
 
+  it('edits an endpoint (event types, disable and enable) and deletes another', async () => {
+    const spare = await as('POST', '/v1/webhook-endpoints', { url: `${receiver.url}/spare` });
+    expect(spare.status).toBe(201);
+    await ui.go('Licenses');
+    await ui.go('Webhooks');
+    const row = page.getByRole('row', { name: endpoint.url });
+    await page.getByRole('button', { name: `Edit ${endpoint.url}` }).click();
+    const dialog = page.getByRole('dialog', { name: /Edit endpoint/ });
+    await dialog.getByLabel('Event types').fill('license.suspended, license.revoked');
+    await dialog.getByLabel('Enabled').uncheck();
+    await ui.screen('ops-webhook-edit');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await row.getByText('disabled', { exact: true }).waitFor();
+    await row.getByText('license.suspended, license.revoked').waitFor();
+    const disabled = await as('GET', `/v1/webhook-endpoints/${endpoint.id}`);
+    expect(disabled.body).toMatchObject({
+      enabled: false,
+      disabledReason: 'manual',
+      eventTypes: ['license.suspended', 'license.revoked'],
+      url: endpoint.url,
+    });
+
+    // Emptied, the event types mean every event again; enabled, the endpoint receives again.
+    await page.getByRole('button', { name: `Edit ${endpoint.url}` }).click();
+    await dialog.getByLabel('Event types').fill('');
+    await dialog.getByLabel('Enabled').check();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await row.getByText('enabled', { exact: true }).waitFor();
+    const enabled = await as('GET', `/v1/webhook-endpoints/${endpoint.id}`);
+    expect(enabled.body).toMatchObject({ enabled: true, eventTypes: ['*'] });
+
+    let question = '';
+    page.once('dialog', (confirmation) => {
+      question = confirmation.message();
+      void confirmation.accept();
+    });
+    await page.getByRole('button', { name: `Delete ${receiver.url}/spare` }).click();
+    await poll(() => page.getByRole('row', { name: `${receiver.url}/spare` }).count(), {
+      timeout: 10_000,
+    }).toBe(0);
+    expect(question).toContain('its deliveries');
+    expect((await as('GET', `/v1/webhook-endpoints/${spare.body.id}`)).status).toBe(404);
+  });
+
   it('creates an admin, changes its role, then disables and enables it', async () => {
     const email = 'ops-support@example.com';
     await ui.go('Admins');

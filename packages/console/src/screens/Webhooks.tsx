@@ -16,9 +16,36 @@ import {
   Table,
   When,
 } from '../ui';
+import type { Body, Field } from '../ui';
 
 type Endpoint = Schemas['WebhookEndpointDto'];
 type Delivery = Schemas['WebhookDeliveryDto'];
+
+const URL_FIELD: Field = {
+  name: 'url',
+  label: 'URL',
+  type: 'url',
+  required: true,
+  hint: 'HTTPS in production',
+};
+const DESCRIPTION_FIELD: Field = { name: 'description', label: 'Description' };
+const EVENT_TYPES_FIELD: Field = {
+  name: 'eventTypes',
+  label: 'Event types',
+  hint: 'Comma separated, e.g. license.created, license.*; empty for all',
+};
+
+/** The event types typed as a list, or undefined when none were (meaning all). */
+function eventTypes(value: Body[string] | undefined): string[] | undefined {
+  const types = (typeof value === 'string' ? value : '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  return types.length === 0 ? undefined : types;
+}
+
+/** `*` (or nothing): every event. */
+const isAll = (types: readonly string[]): boolean => types.length === 0 || types.includes('*');
 
 /** Endpoints (secret shown once), their deliveries with attempts, retry and a test event. */
 export function Webhooks({ can }: ScreenProps): React.JSX.Element {
@@ -52,9 +79,76 @@ export function Webhooks({ can }: ScreenProps): React.JSX.Element {
       void queries.invalidateQueries({ queryKey: ['webhook-deliveries'] });
     },
   });
+  const remove = useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE('/v1/webhook-endpoints/{id}', { params: { path: { id } } })),
+    onSuccess: (_, id) => {
+      if (selected === id) {
+        setSelected(null);
+      }
+      void queries.invalidateQueries({ queryKey: ['webhook-endpoints'] });
+    },
+  });
+  const [editing, setEditing] = useState<Endpoint | null>(null);
   return (
     <Page title="Webhooks">
-      <ErrorBanner error={rotate.error ?? sendTest.error} />
+      <ErrorBanner error={rotate.error ?? sendTest.error ?? remove.error} />
+      <Dialog
+        title={`Edit endpoint ${editing?.url ?? ''}`}
+        open={editing !== null}
+        onClose={() => setEditing(null)}
+      >
+        {editing === null ? null : (
+          <Form<Endpoint>
+            edit
+            fields={[
+              { ...URL_FIELD, initial: editing.url },
+              { ...DESCRIPTION_FIELD, initial: editing.description ?? '' },
+              {
+                ...EVENT_TYPES_FIELD,
+                initial: isAll(editing.eventTypes) ? '' : editing.eventTypes.join(', '),
+              },
+              {
+                name: 'enabled',
+                label: 'Enabled',
+                type: 'checkbox',
+                hint: 'Enabling a disabled endpoint clears its failures',
+                initial: editing.enabled,
+              },
+              {
+                name: 'signEd25519',
+                label: 'Also sign with Ed25519 (v1a)',
+                type: 'checkbox',
+                initial: editing.signEd25519,
+              },
+            ]}
+            submitLabel="Save"
+            submit={(body) =>
+              unwrap(
+                api.PATCH('/v1/webhook-endpoints/{id}', {
+                  params: {
+                    path: { id: editing.id },
+                    header: { 'If-Match': `W/"${editing.version}"` },
+                  },
+                  body: {
+                    ...body,
+                    ...('eventTypes' in body
+                      ? { eventTypes: eventTypes(body.eventTypes) ?? ['*'] }
+                      : {}),
+                  } as never,
+                }),
+              )
+            }
+            onDone={() => {
+              setEditing(null);
+              void queries.invalidateQueries({ queryKey: ['webhook-endpoints'] });
+            }}
+          />
+        )}
+        <button type="button" onClick={() => setEditing(null)}>
+          Cancel
+        </button>
+      </Dialog>
       {secret === null ? null : (
         <SecretOnce label={`Signing secret of ${secret.url}`} value={secret.secret} />
       )}
@@ -68,7 +162,7 @@ export function Webhooks({ can }: ScreenProps): React.JSX.Element {
               { label: 'URL', cell: (e) => <code>{e.url}</code> },
               {
                 label: 'Events',
-                cell: (e) => (e.eventTypes.length === 0 ? 'all' : e.eventTypes.join(', ')),
+                cell: (e) => (isAll(e.eventTypes) ? 'all' : e.eventTypes.join(', ')),
               },
               {
                 label: 'State',
@@ -95,6 +189,28 @@ export function Webhooks({ can }: ScreenProps): React.JSX.Element {
                         Rotate secret
                       </button>
                     ) : null}
+                    {can('webhook-endpoint.update') ? (
+                      <button
+                        type="button"
+                        aria-label={`Edit ${e.url}`}
+                        onClick={() => setEditing(e)}
+                      >
+                        Edit
+                      </button>
+                    ) : null}
+                    {can('webhook-endpoint.delete') ? (
+                      <button
+                        type="button"
+                        aria-label={`Delete ${e.url}`}
+                        onClick={() => {
+                          if (confirm(`Delete ${e.url}, its deliveries and their attempt log?`)) {
+                            remove.mutate(e.id);
+                          }
+                        }}
+                      >
+                        Delete
+                      </button>
+                    ) : null}
                   </span>
                 ),
               },
@@ -109,27 +225,10 @@ export function Webhooks({ can }: ScreenProps): React.JSX.Element {
         <section aria-labelledby="endpoint-new">
           <h2 id="endpoint-new">New endpoint</h2>
           <Form<Schemas['WebhookEndpointWithSecretDto']>
-            fields={[
-              {
-                name: 'url',
-                label: 'URL',
-                type: 'url',
-                required: true,
-                hint: 'HTTPS in production',
-              },
-              { name: 'description', label: 'Description' },
-              {
-                name: 'eventTypes',
-                label: 'Event types',
-                hint: 'Comma separated, e.g. license.created, license.suspended; empty for all',
-              },
-            ]}
+            fields={[URL_FIELD, DESCRIPTION_FIELD, EVENT_TYPES_FIELD]}
             submitLabel="Add endpoint"
             submit={(body) => {
-              const types = String(body.eventTypes ?? '')
-                .split(',')
-                .map((t) => t.trim())
-                .filter(Boolean);
+              const types = eventTypes(body.eventTypes);
               return unwrap(
                 api.POST('/v1/webhook-endpoints', {
                   body: {
@@ -137,7 +236,7 @@ export function Webhooks({ can }: ScreenProps): React.JSX.Element {
                     ...(body.description === undefined
                       ? {}
                       : { description: String(body.description) }),
-                    ...(types.length === 0 ? {} : { eventTypes: types }),
+                    ...(types === undefined ? {} : { eventTypes: types }),
                   },
                 }),
               );
