@@ -474,6 +474,24 @@ describeInChromium('admin console operations in Chromium', () => {
     await licenseDialog.getByLabel('Machines').fill('');
     await licenseDialog.getByRole('button', { name: 'Save' }).click();
     await page.locator('dt:text-is("Machines allowed") + dd').getByText('5').waitFor();
+
+    // Another policy of the same product: the license moves to it and takes its limit.
+    const yearly = await as('POST', '/v1/policies', {
+      productId: policy.body.productId,
+      name: 'Ops yearly',
+      floating: true,
+      maxMachines: 10,
+    });
+    expect(yearly.status).toBe(201);
+    await page.locator('dt:text-is("Policy") + dd').getByText('Ops monthly').waitFor();
+    await page.getByRole('button', { name: 'Change policy' }).click();
+    const change = page.getByRole('dialog', { name: 'Change policy' });
+    await change.getByLabel('New policy').selectOption({ label: 'Ops yearly' });
+    await change.getByRole('button', { name: 'Change policy' }).click();
+    await page.locator('dt:text-is("Policy") + dd').getByText('Ops yearly').waitFor();
+    await page.locator('dt:text-is("Machines allowed") + dd').getByText('10').waitFor();
+    await page.locator('dt:text-is("Customer") + dd').getByText('Globex').waitFor();
+    expect((await as('GET', `/v1/licenses/${second.body.id}`)).body.policyId).toBe(yearly.body.id);
   });
   it('offers a support admin only what its role may do, and the server refuses the rest', async () => {
     const email = 'ops-helpdesk@example.com';
@@ -504,7 +522,7 @@ describeInChromium('admin console operations in Chromium', () => {
     expect(await page.getByRole('heading', { name: 'Issue a license' }).count()).toBe(0);
     await page.getByRole('link', { name: `${active.keyPrefix}…` }).click();
     await page.getByRole('button', { name: 'Suspend' }).waitFor();
-    for (const hidden of ['Revoke', 'Renew', 'Edit']) {
+    for (const hidden of ['Revoke', 'Renew', 'Edit', 'Change policy']) {
       expect(await page.getByRole('button', { name: hidden, exact: true }).count()).toBe(0);
     }
     await page.getByRole('button', { name: 'Check out license file' }).waitFor();

@@ -8,6 +8,7 @@ import { Link } from '../router';
 import {
   CursorList,
   Dialog,
+  Empty,
   ErrorBanner,
   FilterBar,
   Form,
@@ -168,12 +169,14 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
           return unwrap(api.POST('/v1/licenses/{id}/actions/revoke', path));
       }
     },
-    onSuccess: (updated) => {
-      queries.setQueryData(['licenses', id], updated);
-      void queries.invalidateQueries({ queryKey: ['licenses'] });
-    },
+    onSuccess: (next) => updated(next),
   });
   const [editing, setEditing] = useState(false);
+  const [changingPolicy, setChangingPolicy] = useState(false);
+  const updated = (next: License): void => {
+    queries.setQueryData(['licenses', id], next);
+    void queries.invalidateQueries({ queryKey: ['licenses'] });
+  };
   const checkOut = useMutation({
     mutationFn: () =>
       unwrap(
@@ -234,13 +237,28 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
                   }),
                 )
               }
-              onDone={(updated) => {
+              onDone={(next) => {
                 setEditing(false);
-                queries.setQueryData(['licenses', id], updated);
-                void queries.invalidateQueries({ queryKey: ['licenses'] });
+                updated(next);
               }}
             />
             <button type="button" onClick={() => setEditing(false)}>
+              Cancel
+            </button>
+          </Dialog>
+          <Dialog
+            title="Change policy"
+            open={changingPolicy}
+            onClose={() => setChangingPolicy(false)}
+          >
+            <ChangePolicy
+              license={l}
+              onDone={(next) => {
+                setChangingPolicy(false);
+                updated(next);
+              }}
+            />
+            <button type="button" onClick={() => setChangingPolicy(false)}>
               Cancel
             </button>
           </Dialog>
@@ -253,11 +271,19 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
             <dd>{l.name ?? '—'}</dd>
             <dt>Policy</dt>
             <dd>
-              <code>{l.policyId}</code>
+              <PolicyName id={l.policyId} />
+              {can('license.change-policy') && l.status !== 'REVOKED' ? (
+                <>
+                  {' '}
+                  <button type="button" className="link" onClick={() => setChangingPolicy(true)}>
+                    Change policy
+                  </button>
+                </>
+              ) : null}
             </dd>
             <dt>Customer</dt>
             <dd>
-              <code>{l.customerId}</code>
+              <CustomerName id={l.customerId} />
             </dd>
             <dt>Expires</dt>
             <dd>
@@ -297,6 +323,81 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
           ) : null}
         </Page>
       )}
+    </Loaded>
+  );
+}
+
+/** The policy's name (its id while it loads, or when it cannot be read). */
+function PolicyName({ id }: { id: string }): React.JSX.Element {
+  const policy = useQuery({
+    queryKey: ['policies', id],
+    queryFn: () => unwrap(api.GET('/v1/policies/{id}', { params: { path: { id } } })),
+  });
+  return policy.data === undefined ? <code>{id}</code> : <>{policy.data.name}</>;
+}
+
+function CustomerName({ id }: { id: string }): React.JSX.Element {
+  const customer = useQuery({
+    queryKey: ['customers', id],
+    queryFn: () => unwrap(api.GET('/v1/customers/{id}', { params: { path: { id } } })),
+  });
+  return customer.data === undefined ? (
+    <code>{id}</code>
+  ) : (
+    <>
+      {customer.data.name} ({customer.data.email})
+    </>
+  );
+}
+
+/** Another policy of the same product (the server refuses any other); its limits apply from now on. */
+function ChangePolicy(props: {
+  license: License;
+  onDone: (license: License) => void;
+}): React.JSX.Element {
+  const current = useQuery({
+    queryKey: ['policies', props.license.policyId],
+    queryFn: () =>
+      unwrap(api.GET('/v1/policies/{id}', { params: { path: { id: props.license.policyId } } })),
+  });
+  const productId = current.data?.productId;
+  const siblings = useQuery({
+    queryKey: ['policies', 'of product', productId],
+    queryFn: () =>
+      unwrap(api.GET('/v1/policies', { params: { query: { productId, limit: 100 } } })),
+    enabled: productId !== undefined,
+  });
+  return (
+    <Loaded query={siblings}>
+      {(page) => {
+        const others = page.data.filter((p) => p.id !== props.license.policyId);
+        return others.length === 0 ? (
+          <Empty>The product has no other policy.</Empty>
+        ) : (
+          <Form<License>
+            fields={[
+              {
+                name: 'policyId',
+                label: 'New policy',
+                type: 'select',
+                required: true,
+                initial: others[0]?.id ?? '',
+                options: others.map((p) => ({ value: p.id, label: p.name })),
+              },
+            ]}
+            submitLabel="Change policy"
+            submit={(body) =>
+              unwrap(
+                api.POST('/v1/licenses/{id}/actions/change-policy', {
+                  params: { path: { id: props.license.id } },
+                  body: { policyId: String(body.policyId) },
+                }),
+              )
+            }
+            onDone={props.onDone}
+          />
+        );
+      }}
     </Loaded>
   );
 }
