@@ -25,16 +25,13 @@ if (!hasChromium) {
 export const describeInChromium = hasChromium ? describe : describe.skip;
 
 /** Calls `read` until it returns the expected value or the time is up (then the last value fails). */
-export function poll<T>(
-  read: () => Promise<T>,
-  options: { timeout: number; intervals?: number[] },
-) {
+export function poll<T>(read: () => Promise<T>, options: { timeout: number; interval?: number }) {
   return {
     async toBe(want: T): Promise<void> {
       const deadline = Date.now() + options.timeout;
       let got = await read();
       while (got !== want && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, options.intervals?.[0] ?? 250));
+        await new Promise((resolve) => setTimeout(resolve, options.interval ?? 250));
         got = await read();
       }
       expect(got).toBe(want);
@@ -109,14 +106,15 @@ export async function launchConsoleBrowser(): Promise<ConsoleBrowser> {
     if (response.status() >= 400) {
       const allowed = expected.findIndex((e) => e.status === response.status() && e.path === path);
       if (allowed === -1) {
+        // Recorded now, so the test that caused it fails; the body (the problem's detail) follows.
+        const index =
+          problems.push(`answer ${response.status()}: ${response.request().method()} ${path}`) - 1;
         void response
           .text()
           .catch(() => '')
-          .then((body) =>
-            problems.push(
-              `answer ${response.status()}: ${response.request().method()} ${path} ${body}`,
-            ),
-          );
+          .then((body) => {
+            problems[index] += ` ${body}`;
+          });
       } else {
         expected.splice(allowed, 1);
         allowedLoadErrors++;

@@ -210,7 +210,7 @@ describeInChromium('admin console in Chromium', () => {
         await page.waitForTimeout(500);
         return page.getByTestId('total-validations').textContent();
       },
-      { timeout: 30_000, intervals: [1000] },
+      { timeout: 30_000, interval: 1000 },
     ).toBe('1');
     await page.getByTestId('seats-acme-cad').getByText('0 of 3').waitFor();
     await page
@@ -258,7 +258,7 @@ describeInChromium('admin console in Chromium', () => {
         await page.waitForTimeout(300);
         return page.getByRole('row', { name: /license\.suspended delivered/ }).count();
       },
-      { timeout: 30_000, intervals: [1000] },
+      { timeout: 30_000, interval: 1000 },
     ).toBe(1);
     await page
       .getByRole('row', { name: /license\.suspended/ })

@@ -78,6 +78,14 @@ describe('HTTP platform', () => {
       },
     );
 
+    it('answers a path parameter over the router limit with 414 URI_TOO_LONG', async () => {
+      await expectProblem(
+        await fetch(`${t.baseUrl}/v1/licenses/${'a'.repeat(200)}`),
+        414,
+        'URI_TOO_LONG',
+      );
+    });
+
     it('answers malformed JSON with 400 MALFORMED_JSON', async () => {
       await expectProblem(await post('/v1/probe/echo', '{"name": '), 400, 'MALFORMED_JSON');
     });

@@ -159,7 +159,8 @@ function Screen(props: ScreenProps): React.JSX.Element {
     case '/products':
     case '/entitlements':
     case '/policies':
-      return <Catalog kind={path.slice(1) as 'customers'} {...props} />;
+      // One instance per kind: a filter applied to customers is not carried over to products.
+      return <Catalog key={path} kind={path.slice(1) as 'customers'} {...props} />;
     case '/licenses':
       return <Licenses {...props} />;
     case '/audit':

@@ -190,7 +190,8 @@ function emptyValue(field: Field): FieldValue {
 
 /**
  * The request body from a form's values. A new record leaves out what was left empty (the server's default
- * applies); an edit sends every field, an emptied one as null, so "unlimited" or "no name" can be chosen.
+ * applies); an edit sends every field it is given (Form gives it the changed ones), an emptied one as null,
+ * so "unlimited" or "no name" can be chosen. Passwords are sent exactly as typed, spaces included.
  */
 export function toBody(fields: readonly Field[], values: FormValues, edit = false): Body {
   const body: Body = {};
@@ -202,6 +203,8 @@ export function toBody(fields: readonly Field[], values: FormValues, edit = fals
         if (edit) {
           body[field.name] = null;
         }
+      } else if (field.type === 'password') {
+        body[field.name] = value;
       } else {
         body[field.name] = field.type === 'number' ? Number(text) : text;
       }

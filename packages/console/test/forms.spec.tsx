@@ -103,11 +103,24 @@ describe('Form', () => {
       initial: { name: 'Pro', maxMachines: '5', floating: true, entitlements: ['render'] }[f.name],
     }));
     render(<Form edit fields={fields} submitLabel="Save" submit={submit} />);
-    const save = screen.getByRole('button', { name: 'Save' });
-    expect((save as HTMLButtonElement).disabled).toBe(true);
+    const save = screen.getByRole<HTMLButtonElement>('button', { name: 'Save' });
+    expect(save.disabled).toBe(true);
+    // Changed and changed back is no change: the checkbox is not sent, nor the untouched choices.
+    await userEvent.click(screen.getByLabelText('Floating'));
+    await userEvent.click(screen.getByLabelText('Floating'));
+    expect(save.disabled).toBe(true);
     await userEvent.clear(screen.getByLabelText('Machines'));
     await userEvent.click(save);
     expect(submit).toHaveBeenCalledWith({ maxMachines: null });
+  });
+});
+
+describe('toBody and passwords', () => {
+  it('sends a password exactly as typed', () => {
+    const fields: Field[] = [{ name: 'password', label: 'Password', type: 'password' }];
+    expect(toBody(fields, { password: '  a long pass phrase ' })).toEqual({
+      password: '  a long pass phrase ',
+    });
   });
 });
 

@@ -222,7 +222,11 @@ export class LicenseQueryDto extends PageQueryDto {
 }
 
 export class UpdateLicenseDto {
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 200) name?: string;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'null: no name' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string | null;
   @ApiPropertyOptional({ nullable: true, type: Number })
   @IsOptional()
   @IsInt()

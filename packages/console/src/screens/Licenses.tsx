@@ -126,9 +126,9 @@ const EDITABLE: readonly Field[] = [
     name: 'maxMachines',
     label: 'Machines',
     type: 'number',
-    hint: "Empty: the policy's limit",
+    hint: "Empty: follow the policy's limit",
   },
-  { name: 'maxUses', label: 'Uses', type: 'number', hint: "Empty: the policy's limit" },
+  { name: 'maxUses', label: 'Uses', type: 'number', hint: "Empty: follow the policy's limit" },
 ];
 
 type Action = 'suspend' | 'reinstate' | 'renew' | 'revoke';
@@ -212,7 +212,7 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
                   Edit
                 </button>
               ) : null}
-              {can('license.check-out') && l.status === 'ACTIVE' ? (
+              {can('license.check-out') && l.status !== 'SUSPENDED' && l.status !== 'REVOKED' ? (
                 <button type="button" onClick={() => checkOut.mutate()}>
                   Check out license file
                 </button>

@@ -47,7 +47,10 @@ function eventTypes(value: Body[string] | undefined): string[] | undefined {
 /** `*` (or nothing): every event. */
 const isAll = (types: readonly string[]): boolean => types.length === 0 || types.includes('*');
 
-/** Endpoints (secret shown once), their deliveries with attempts, retry and a test event. */
+/**
+ * Endpoints (create with the secret shown once, edit, delete, rotate the secret, send a test event) and
+ * their deliveries with attempts and retry.
+ */
 export function Webhooks({ can }: ScreenProps): React.JSX.Element {
   const queries = useQueryClient();
   const [secret, setSecret] = useState<{ url: string; secret: string } | null>(null);
@@ -202,6 +205,7 @@ export function Webhooks({ can }: ScreenProps): React.JSX.Element {
                       <button
                         type="button"
                         aria-label={`Delete ${e.url}`}
+                        disabled={remove.isPending}
                         onClick={() => {
                           if (confirm(`Delete ${e.url}, its deliveries and their attempt log?`)) {
                             remove.mutate(e.id);

@@ -2287,7 +2287,8 @@ export type components = {
             metadata?: {
                 [key: string]: unknown;
             };
-            name?: string;
+            /** @description null: no name */
+            name?: string | null;
         };
         UpdatePolicyDto: {
             checkInIntervalSeconds?: number | null;
