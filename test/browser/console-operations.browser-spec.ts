@@ -410,11 +410,14 @@ describeInChromium('admin console operations in Chromium', () => {
     expect((await admins.get(id)).status).toBe('active');
     await row.getByRole('button', { name: 'Disable' }).waitFor();
   });
-  it("edits a policy's limits and entitlements and a license's name and limit, and filters licenses", async () => {
+
+  it('edits a policy and a license (limits, entitlements, policy) and filters licenses', async () => {
     const entitlement = await as('POST', '/v1/entitlements', {
       code: 'export-pdf',
       name: 'Export PDF',
     });
+    const render = await as('POST', '/v1/entitlements', { code: 'render', name: 'Render' });
+    expect(render.status).toBe(201);
     const globex = await as('POST', '/v1/customers', {
       name: 'Globex',
       email: 'it@globex.example',
@@ -509,7 +512,21 @@ describeInChromium('admin console operations in Chromium', () => {
     await page.locator('dt:text-is("Machines allowed") + dd').getByText('10').waitFor();
     await page.locator('dt:text-is("Customer") + dd').getByText('Globex').waitFor();
     expect((await as('GET', `/v1/licenses/${second.body.id}`)).body.policyId).toBe(yearly.body.id);
+
+    // An entitlement for this license alone, beside its policy's (none on the new policy).
+    await page.getByTestId('policy-entitlements').getByText('From the policy: none.').waitFor();
+    await page.getByLabel('Entitlement to attach').selectOption('render');
+    await page.getByRole('button', { name: 'Attach', exact: true }).click();
+    await page.getByTestId('own-entitlements').getByText('This license alone: render.').waitFor();
+    await ui.screen('ops-license-entitlements');
+    expect((await as('GET', `/v1/licenses/${second.body.id}`)).body.entitlements).toEqual([
+      'render',
+    ]);
+    await page.getByRole('button', { name: 'Detach render' }).click();
+    await page.getByTestId('own-entitlements').getByText('This license alone: none.').waitFor();
+    expect((await as('GET', `/v1/licenses/${second.body.id}`)).body.entitlements).toEqual([]);
   });
+
   it('offers a support admin only what its role may do, and the server refuses the rest', async () => {
     const email = 'ops-helpdesk@example.com';
     const created = await as('POST', '/v1/admins', {
@@ -539,7 +556,7 @@ describeInChromium('admin console operations in Chromium', () => {
     expect(await page.getByRole('heading', { name: 'Issue a license' }).count()).toBe(0);
     await page.getByRole('link', { name: `${active.keyPrefix}…` }).click();
     await page.getByRole('button', { name: 'Suspend' }).waitFor();
-    for (const hidden of ['Revoke', 'Renew', 'Edit', 'Change policy']) {
+    for (const hidden of ['Revoke', 'Renew', 'Edit', 'Change policy', 'Attach']) {
       expect(await page.getByRole('button', { name: hidden, exact: true }).count()).toBe(0);
     }
     await page.getByRole('button', { name: 'Check out license file' }).waitFor();

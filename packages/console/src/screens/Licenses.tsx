@@ -294,7 +294,13 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
               <When at={l.lastValidatedAt} />
             </dd>
             <dt>Entitlements</dt>
-            <dd>{l.entitlements.length === 0 ? 'none' : l.entitlements.join(', ')}</dd>
+            <dd>
+              <LicenseEntitlements
+                license={l}
+                canUpdate={can('license.entitlements-update') && l.status !== 'REVOKED'}
+                onDone={updated}
+              />
+            </dd>
             <dt>Machines allowed</dt>
             <dd>{l.maxMachines ?? 'unlimited'}</dd>
             <dt>Uses</dt>
@@ -324,6 +330,109 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
         </Page>
       )}
     </Loaded>
+  );
+}
+
+/**
+ * A license's entitlements: its policy's, and those granted to it alone (the difference, as the API gives
+ * both together), which can be attached and detached here.
+ */
+function LicenseEntitlements(props: {
+  license: License;
+  canUpdate: boolean;
+  onDone: (license: License) => void;
+}): React.JSX.Element {
+  const { license } = props;
+  const policy = useQuery({
+    queryKey: ['policies', license.policyId],
+    queryFn: () =>
+      unwrap(api.GET('/v1/policies/{id}', { params: { path: { id: license.policyId } } })),
+  });
+  const all = useQuery({
+    queryKey: ['entitlements', 'all'],
+    queryFn: () => unwrap(api.GET('/v1/entitlements', { params: { query: { limit: 100 } } })),
+    enabled: props.canUpdate,
+  });
+  const change = useMutation({
+    mutationFn: (input: { action: 'attach' | 'detach'; codes: string[] }) =>
+      unwrap(
+        api.POST(`/v1/licenses/{id}/actions/${input.action}-entitlements`, {
+          params: { path: { id: license.id } },
+          body: { entitlements: input.codes },
+        }),
+      ),
+    onSuccess: props.onDone,
+  });
+  if (policy.data === undefined) {
+    return <>{license.entitlements.join(', ') || 'none'}</>;
+  }
+  const fromPolicy = policy.data.entitlements;
+  const own = license.entitlements.filter((code) => !fromPolicy.includes(code));
+  const attachable = (all.data?.data ?? []).filter((e) => !license.entitlements.includes(e.code));
+  return (
+    <>
+      <span data-testid="policy-entitlements">
+        From the policy: {fromPolicy.length === 0 ? 'none' : fromPolicy.join(', ')}.
+      </span>{' '}
+      <span data-testid="own-entitlements">
+        This license alone: {own.length === 0 ? 'none' : own.join(', ')}.
+      </span>
+      <ErrorBanner error={change.error} />
+      {props.canUpdate ? (
+        <span className="row-actions">
+          {own.map((code) => (
+            <button
+              key={code}
+              type="button"
+              disabled={change.isPending}
+              onClick={() => change.mutate({ action: 'detach', codes: [code] })}
+            >
+              {`Detach ${code}`}
+            </button>
+          ))}
+          {attachable.length === 0 ? null : (
+            <AttachEntitlement
+              options={attachable.map((e) => ({ value: e.code, label: `${e.code} (${e.name})` }))}
+              disabled={change.isPending}
+              onAttach={(code) => change.mutate({ action: 'attach', codes: [code] })}
+            />
+          )}
+        </span>
+      ) : null}
+    </>
+  );
+}
+
+function AttachEntitlement(props: {
+  options: readonly { value: string; label: string }[];
+  disabled: boolean;
+  onAttach: (code: string) => void;
+}): React.JSX.Element {
+  const [code, setCode] = useState('');
+  return (
+    <>
+      <label htmlFor="attach-entitlement" className="visually-hidden">
+        Entitlement to attach
+      </label>
+      <select id="attach-entitlement" value={code} onChange={(e) => setCode(e.target.value)}>
+        <option value="">Entitlement to attach…</option>
+        {props.options.map((option) => (
+          <option key={option.value} value={option.value}>
+            {option.label}
+          </option>
+        ))}
+      </select>
+      <button
+        type="button"
+        disabled={props.disabled || code === ''}
+        onClick={() => {
+          props.onAttach(code);
+          setCode('');
+        }}
+      >
+        Attach
+      </button>
+    </>
   );
 }
 
