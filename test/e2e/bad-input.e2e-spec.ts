@@ -251,9 +251,17 @@ describe('bad input', () => {
       const encoded = Buffer.from('2026-01-01').toString('base64url');
       const response = await call('GET', `/v1/bad-input-probe/cast?type=text&value=${encoded}`);
       expect(response.status).toBe(200);
+      // Only the probe's query fails: background work (the audit linker, the dispatcher) shares the
+      // DataSource, and a one-shot rejection could land on its query instead.
+      const dataSource = t.app.get(DataSource);
+      const query = dataSource.query.bind(dataSource);
       const broken = jest
-        .spyOn(t.app.get(DataSource), 'query')
-        .mockRejectedValueOnce(Object.assign(new Error('deadlock detected'), { code: '40P01' }));
+        .spyOn(dataSource, 'query')
+        .mockImplementation((sql: string, ...rest: unknown[]) =>
+          sql.startsWith('SELECT $1::text')
+            ? Promise.reject(Object.assign(new Error('deadlock detected'), { code: '40P01' }))
+            : query(sql, ...(rest as [])),
+        );
       try {
         expectProblem(
           await call('GET', `/v1/bad-input-probe/cast?type=text&value=${encoded}`),
