@@ -58,6 +58,8 @@ export interface ConsoleBrowser {
   screen(name: string): Promise<void>;
   /** Follows a link of the console's navigation and waits for the screen's heading. */
   go(label: string): Promise<void>;
+  /** Fills the sign-in form and sends it; what follows (a code, the first screen) is the test's. */
+  signIn(email: string, password: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -143,6 +145,11 @@ export async function launchConsoleBrowser(): Promise<ConsoleBrowser> {
         .getByRole('link', { name: label })
         .click();
       await page.getByRole('heading', { level: 1, name: label }).waitFor();
+    },
+    async signIn(email: string, password: string): Promise<void> {
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
     },
     close: () => browser.close(),
   };

@@ -158,9 +158,7 @@ describeInChromium('admin console operations in Chromium', () => {
     // A first visit has no refresh cookie: the console's attempt to resume a session is refused.
     ui.expected.push({ status: 401, path: '/v1/auth/refresh' });
     await page.goto(`${t.baseUrl}/console/`);
-    await page.getByLabel('Email').fill(owner.email);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await ui.signIn(owner.email, PASSWORD);
     await page.getByLabel('Authentication code').fill(nextCode(clock, owner.totpSecret ?? ''));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
@@ -538,9 +536,7 @@ describeInChromium('admin console operations in Chromium', () => {
     expect(created.status).toBe(201);
     await page.getByRole('button', { name: 'Sign out' }).first().click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await ui.signIn(email, PASSWORD);
     // Signed in where the owner left off (the path stays); the dashboard is open to support too.
     await ui.go('Dashboard');
 

@@ -85,9 +85,7 @@ describeInChromium('admin console in Chromium', () => {
     await page.goto(`${t.baseUrl}/console/`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await ui.screen('sign-in');
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await ui.signIn(email, PASSWORD);
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
     await page.getByText('Two-factor sign-in is not set up').waitFor();
 
@@ -109,9 +107,7 @@ describeInChromium('admin console in Chromium', () => {
   it('signs out and back in with a TOTP code', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await ui.signIn(email, PASSWORD);
     await page.getByLabel('Authentication code').fill(nextCode(clock, secret));
     await ui.screen('sign-in-mfa');
     await page.getByRole('button', { name: 'Verify' }).click();

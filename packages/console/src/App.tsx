@@ -1,5 +1,5 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState, useSyncExternalStore } from 'react';
+import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
 
 import { onStepUpRequired, refresh } from './api';
 import { fetchMe, IDLE_TIMEOUT_MS, signOut } from './auth';
@@ -50,9 +50,12 @@ export function App(): React.JSX.Element {
       queries.clear();
     }
   }, [signedIn, queries]);
-  useIdleSignOut(signedIn, () =>
-    setNotice('You were signed out after 15 minutes without activity.'),
+  // Stable, so a render of App does not restart the idle timer.
+  const onIdle = useCallback(
+    () => setNotice('You were signed out after 15 minutes without activity.'),
+    [],
   );
+  useIdleSignOut(signedIn, onIdle);
   if (resuming) {
     return <Loading />;
   }

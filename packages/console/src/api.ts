@@ -95,8 +95,7 @@ async function consoleFetch(request: Request): Promise<Response> {
   return response;
 }
 
-export const client = new TesseraClient({ baseUrl: origin, fetch: consoleFetch, retries: 1 });
-export const api = client.api;
+export const api = new TesseraClient({ baseUrl: origin, fetch: consoleFetch, retries: 1 }).api;
 
 /** A problem's field errors, keyed by the field the message starts with ("name must be ..."). */
 export function fieldErrors(error: unknown, fields: readonly string[]): Record<string, string> {
@@ -122,8 +121,4 @@ export function describeError(error: unknown): string {
     return errors.length > 0 ? `${error.detail} ${errors.join('; ')}.` : error.detail;
   }
   return error instanceof Error ? error.message : String(error);
-}
-
-export function errorCode(error: unknown): string | undefined {
-  return error instanceof TesseraApiError ? error.code : undefined;
 }

@@ -22,7 +22,7 @@ export function usePath(): string {
   return useSyncExternalStore(subscribe, currentPath);
 }
 
-export function navigate(path: string): void {
+function navigate(path: string): void {
   history.pushState(null, '', `${BASE}${path}`);
   subscribers.forEach((notify) => notify());
 }

@@ -159,6 +159,74 @@ export function CursorList<T>(props: {
   );
 }
 
+/** What a control needs to be read with its label, hint and error by a screen reader. */
+export interface ControlAria {
+  id: string;
+  'aria-invalid': true | undefined;
+  'aria-describedby': string | undefined;
+}
+
+/** A labelled control with its hint and its error; the control itself comes from `children`. */
+export function FieldFrame(props: {
+  id: string;
+  label: string;
+  hint?: string;
+  error?: string;
+  className?: string;
+  children: (aria: ControlAria) => ReactNode;
+}): React.JSX.Element {
+  const errorId = `${props.id}-error`;
+  const hintId = `${props.id}-hint`;
+  const described = [
+    props.error === undefined ? '' : errorId,
+    props.hint === undefined ? '' : hintId,
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return (
+    <div className={props.className ?? 'field'}>
+      <label htmlFor={props.id}>{props.label}</label>
+      {props.children({
+        id: props.id,
+        'aria-invalid': props.error === undefined ? undefined : true,
+        'aria-describedby': described === '' ? undefined : described,
+      })}
+      {props.hint === undefined ? null : <small id={hintId}>{props.hint}</small>}
+      {props.error === undefined ? null : (
+        <span className="field-error" id={errorId}>
+          {props.error}
+        </span>
+      )}
+    </div>
+  );
+}
+
+/** react-hook-form's check of a required field: something other than blanks, or at least one choice. */
+export function required(message: string): { validate: (value: unknown) => true | string } {
+  return {
+    validate: (value) =>
+      (typeof value === 'string'
+        ? value.trim() !== ''
+        : Array.isArray(value)
+          ? value.length > 0
+          : value !== undefined && value !== null) || message,
+  };
+}
+
+export function Options(props: {
+  options: readonly { value: string; label: string }[] | undefined;
+}): React.JSX.Element {
+  return (
+    <>
+      {props.options?.map((option) => (
+        <option key={option.value} value={option.value}>
+          {option.label}
+        </option>
+      ))}
+    </>
+  );
+}
+
 export interface Field {
   name: string;
   label: string;
@@ -268,57 +336,37 @@ export function Form<R>(props: {
   });
   return (
     <form onSubmit={(event) => void onSubmit(event)} className="form" noValidate>
-      {props.fields.map((field) => {
-        const inputId = `${id}-${field.name}`;
-        const error = errors[field.name]?.message;
-        const described = [
-          error === undefined ? '' : `${inputId}-error`,
-          field.hint === undefined ? '' : `${inputId}-hint`,
-        ]
-          .filter(Boolean)
-          .join(' ');
-        const common = {
-          id: inputId,
-          'aria-invalid': error === undefined ? undefined : true,
-          'aria-describedby': described === '' ? undefined : described,
-          'aria-required': field.required === true ? true : undefined,
-          ...form.register(field.name, {
-            validate: (value) =>
-              field.required !== true ||
-              (typeof value === 'string'
-                ? value.trim() !== ''
-                : Array.isArray(value)
-                  ? value.length > 0
-                  : true) ||
-              `${field.label} is required.`,
-          }),
-        };
-        return (
-          <div className={`field field-${field.type ?? 'text'}`} key={field.name}>
-            <label htmlFor={inputId}>{field.label}</label>
-            {field.type === 'select' || field.type === 'multiselect' ? (
-              <select {...common} multiple={field.type === 'multiselect'}>
+      {props.fields.map((field) => (
+        <FieldFrame
+          key={field.name}
+          id={`${id}-${field.name}`}
+          label={field.label}
+          hint={field.hint}
+          error={errors[field.name]?.message}
+          className={`field field-${field.type ?? 'text'}`}
+        >
+          {(aria) => {
+            const control = {
+              ...aria,
+              'aria-required': field.required === true ? true : undefined,
+              ...form.register(
+                field.name,
+                field.required === true ? required(`${field.label} is required.`) : {},
+              ),
+            };
+            return field.type === 'select' || field.type === 'multiselect' ? (
+              <select {...control} multiple={field.type === 'multiselect'}>
                 {field.required === true || field.type === 'multiselect' ? null : (
                   <option value="">—</option>
                 )}
-                {field.options?.map((option) => (
-                  <option key={option.value} value={option.value}>
-                    {option.label}
-                  </option>
-                ))}
+                <Options options={field.options} />
               </select>
             ) : (
-              <input {...common} type={field.type ?? 'text'} autoComplete={field.autoComplete} />
-            )}
-            {field.hint === undefined ? null : <small id={`${inputId}-hint`}>{field.hint}</small>}
-            {error === undefined ? null : (
-              <span className="field-error" id={`${inputId}-error`}>
-                {error}
-              </span>
-            )}
-          </div>
-        );
-      })}
+              <input {...control} type={field.type ?? 'text'} autoComplete={field.autoComplete} />
+            );
+          }}
+        </FieldFrame>
+      ))}
       <ErrorBanner error={bannerError} />
       <button type="submit" disabled={isSubmitting || (props.edit === true && !isDirty)}>
         {isSubmitting ? 'Working…' : props.submitLabel}
@@ -360,11 +408,7 @@ export function FilterBar(props: {
             {field.type === 'select' ? (
               <select id={inputId} {...form.register(field.name)}>
                 <option value="">Any</option>
-                {field.options?.map((option) => (
-                  <option key={option.value} value={option.value}>
-                    {option.label}
-                  </option>
-                ))}
+                <Options options={field.options} />
               </select>
             ) : (
               <input id={inputId} type={field.type ?? 'text'} {...form.register(field.name)} />
@@ -377,11 +421,15 @@ export function FilterBar(props: {
   );
 }
 
-/** A modal dialog (the native <dialog>: focus stays inside, Escape closes it). */
+/**
+ * A modal dialog (the native <dialog>: focus stays inside, Escape closes it). `dismiss` labels a button
+ * after the content that closes it ("Cancel", "Close"); a dialog whose form has its own leaves it out.
+ */
 export function Dialog(props: {
   title: string;
   open: boolean;
   onClose: () => void;
+  dismiss?: string;
   children: ReactNode;
 }): React.JSX.Element {
   const ref = useRef<HTMLDialogElement>(null);
@@ -400,7 +448,16 @@ export function Dialog(props: {
   return (
     <dialog ref={ref} aria-labelledby={titleId} onClose={props.onClose}>
       <h2 id={titleId}>{props.title}</h2>
-      {props.open ? props.children : null}
+      {props.open ? (
+        <>
+          {props.children}
+          {props.dismiss === undefined ? null : (
+            <button type="button" onClick={props.onClose}>
+              {props.dismiss}
+            </button>
+          )}
+        </>
+      ) : null}
     </dialog>
   );
 }
@@ -447,24 +504,18 @@ export function CodeField(props: {
   autoFocus?: boolean;
 }): React.JSX.Element {
   return (
-    <div className="field">
-      <label htmlFor={props.id}>{props.label}</label>
-      <input
-        id={props.id}
-        inputMode={props.recovery === true ? 'text' : 'numeric'}
-        autoComplete="one-time-code"
-        autoFocus={props.autoFocus}
-        aria-required
-        aria-invalid={props.error === undefined ? undefined : true}
-        aria-describedby={props.error === undefined ? undefined : `${props.id}-error`}
-        {...props.registration}
-      />
-      {props.error === undefined ? null : (
-        <span className="field-error" id={`${props.id}-error`}>
-          {props.error}
-        </span>
+    <FieldFrame id={props.id} label={props.label} error={props.error}>
+      {(aria) => (
+        <input
+          {...aria}
+          inputMode={props.recovery === true ? 'text' : 'numeric'}
+          autoComplete="one-time-code"
+          autoFocus={props.autoFocus}
+          aria-required
+          {...props.registration}
+        />
       )}
-    </div>
+    </FieldFrame>
   );
 }
 
@@ -479,7 +530,7 @@ export function useCodeForm(): {
     form,
     registration: form.register('code', {
       setValueAs: (value: string) => value.trim(),
-      validate: (value) => value !== '' || 'Enter the code.',
+      ...required('Enter the code.'),
     }),
     error: form.formState.errors.code?.message,
   };

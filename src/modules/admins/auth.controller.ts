@@ -37,7 +37,6 @@ import type { AppConfig } from 'src/config/app-config';
 import type { Actor } from 'src/platform/auth/actor';
 import { AuthenticatedAdmin, CurrentActor } from 'src/platform/auth/authenticated.decorator';
 import { Public } from 'src/platform/auth/public.decorator';
-import { permissionsOf } from 'src/platform/auth/roles';
 import { AuthRateLimited } from 'src/platform/http/rate-limit';
 import { ClientMeta } from 'src/platform/http/request-meta';
 import type { RequestMeta } from 'src/platform/http/request-meta';
@@ -118,8 +117,9 @@ export class AuthController {
   @AuthenticatedAdmin({ duringEnrollment: true })
   @ApiOkResponse({ type: MeDto })
   async me(@CurrentActor() actor: Actor): Promise<MeDto> {
+    // The permissions this request was authorised with: what the console offers is what the server checks.
     const admin = await this.admins.get(actor.id ?? '');
-    return { ...admin, permissions: [...permissionsOf(admin.roles)].sort() };
+    return { ...admin, permissions: [...actor.permissions].sort() };
   }
 
   @Get('sessions')

@@ -13,7 +13,7 @@ import {
 import type { ValidateKeyRequest } from 'src/modules/licenses/validation.schema';
 import { ValidationService } from 'src/modules/licenses/validation.service';
 import { SigningService } from 'src/modules/signing/signing.service';
-import { sendProblem } from 'src/platform/errors/problem.filter';
+import { problemErrorHandler } from 'src/platform/errors/problem.filter';
 import type { PlainRoute } from 'src/platform/http/plain-route';
 import { countValidateHit, RateLimited } from 'src/platform/http/rate-limit';
 
@@ -49,7 +49,7 @@ export class ValidationRoute {
       VALIDATE_KEY_PATH,
       {
         schema: VALIDATE_KEY_SCHEMA,
-        errorHandler: (error, request, reply) => sendProblem(request, reply, error, this.logger),
+        errorHandler: problemErrorHandler(this.logger),
       },
       async (request, reply) => {
         const window = await countValidateHit(this.limiter, request.ip, limit);

@@ -22,6 +22,13 @@ export class ProblemFilter implements ExceptionFilter {
   }
 }
 
+/** The errorHandler of a route registered on Fastify directly, outside Nest: the same problem+json. */
+export function problemErrorHandler(
+  logger: Logger,
+): (error: unknown, request: FastifyRequest, reply: FastifyReply) => void {
+  return (error, request, reply) => sendProblem(request, reply, error, logger);
+}
+
 export function sendProblem(
   request: FastifyRequest,
   reply: FastifyReply,

@@ -5,7 +5,7 @@ import { Logger } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 
 import { DomainError } from 'src/platform/errors/domain-error';
-import { sendProblem } from 'src/platform/errors/problem.filter';
+import { problemErrorHandler } from 'src/platform/errors/problem.filter';
 import type { PlainRoute } from 'src/platform/http/plain-route';
 
 export const CONSOLE_PATH = '/console';
@@ -105,11 +105,7 @@ export function registerConsole(fastify: FastifyInstance, root: string): void {
   if (files === undefined) {
     logger.warn(`no console build at ${root}: /console answers 503 until it is built`);
   }
-  const errorHandler = (
-    error: unknown,
-    request: Parameters<typeof sendProblem>[0],
-    reply: Parameters<typeof sendProblem>[1],
-  ): void => sendProblem(request, reply, error, logger);
+  const errorHandler = problemErrorHandler(logger);
 
   fastify.get(CONSOLE_PATH, { errorHandler }, async (_request, reply) =>
     reply.redirect(`${CONSOLE_PATH}/`, 308),

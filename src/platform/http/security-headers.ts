@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
+import { CONSOLE_PATH } from 'src/platform/http/console';
 import { REQUEST_ID_HEADER } from 'src/platform/http/request-id';
 import { activeTraceId } from 'src/platform/telemetry/trace-id';
 
@@ -18,7 +19,6 @@ const CONSOLE_CSP =
 
 export const DOCS_PATH = 'docs';
 const DOCS_PREFIX = `/${DOCS_PATH}`;
-const CONSOLE_PREFIX = '/console';
 
 const HSTS = 'max-age=31536000; includeSubDomains';
 
@@ -62,7 +62,7 @@ export function setResponseHeaders(
     'cross-origin-resource-policy': 'same-origin',
     'content-security-policy': isUnder(request.url, DOCS_PREFIX)
       ? DOCS_CSP
-      : isUnder(request.url, CONSOLE_PREFIX)
+      : isUnder(request.url, CONSOLE_PATH)
         ? CONSOLE_CSP
         : API_CSP,
     [REQUEST_ID_HEADER]: request.id,

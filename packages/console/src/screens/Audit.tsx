@@ -51,11 +51,9 @@ export function Audit({ can }: ScreenProps): React.JSX.Element {
         title={`Event ${open?.sequence ?? ''}: ${open?.action ?? ''}`}
         open={open !== null}
         onClose={() => setOpen(null)}
+        dismiss="Close"
       >
         {open === null ? null : <EventDetail event={open} />}
-        <button type="button" onClick={() => setOpen(null)}>
-          Close
-        </button>
       </Dialog>
     </Page>
   );

@@ -254,6 +254,7 @@ export function Catalog({ kind, can }: ScreenProps & { kind: Kind }): React.JSX.
         title={`Edit ${spec.singular} ${editing?.name ?? ''}`}
         open={editing !== null}
         onClose={() => setEditing(null)}
+        dismiss="Cancel"
       >
         {editing === null || choices === undefined ? null : (
           <Form
@@ -270,9 +271,6 @@ export function Catalog({ kind, can }: ScreenProps & { kind: Kind }): React.JSX.
             }}
           />
         )}
-        <button type="button" onClick={() => setEditing(null)}>
-          Cancel
-        </button>
       </Dialog>
       {can(`${spec.resource}.create`) && choices !== undefined ? (
         <section aria-labelledby={`${kind}-new`}>

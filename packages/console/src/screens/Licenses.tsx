@@ -13,6 +13,7 @@ import {
   FilterBar,
   Form,
   Loaded,
+  Options,
   Page,
   SecretOnce,
   Status,
@@ -156,19 +157,8 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
     queryFn: () => unwrap(api.GET('/v1/licenses/{id}', { params: { path: { id } } })),
   });
   const act = useMutation({
-    mutationFn: (action: Action) => {
-      const path = { params: { path: { id } } };
-      switch (action) {
-        case 'suspend':
-          return unwrap(api.POST('/v1/licenses/{id}/actions/suspend', path));
-        case 'reinstate':
-          return unwrap(api.POST('/v1/licenses/{id}/actions/reinstate', path));
-        case 'renew':
-          return unwrap(api.POST('/v1/licenses/{id}/actions/renew', path));
-        case 'revoke':
-          return unwrap(api.POST('/v1/licenses/{id}/actions/revoke', path));
-      }
-    },
+    mutationFn: (action: Action) =>
+      unwrap(api.POST(`/v1/licenses/{id}/actions/${action}`, { params: { path: { id } } })),
     onSuccess: (next) => updated(next),
   });
   const [editing, setEditing] = useState(false);
@@ -221,7 +211,12 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
           }
         >
           <ErrorBanner error={act.error ?? checkOut.error} />
-          <Dialog title="Edit license" open={editing} onClose={() => setEditing(false)}>
+          <Dialog
+            title="Edit license"
+            open={editing}
+            onClose={() => setEditing(false)}
+            dismiss="Cancel"
+          >
             <Form<License>
               edit
               fields={EDITABLE.map((field) => ({
@@ -242,14 +237,12 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
                 updated(next);
               }}
             />
-            <button type="button" onClick={() => setEditing(false)}>
-              Cancel
-            </button>
           </Dialog>
           <Dialog
             title="Change policy"
             open={changingPolicy}
             onClose={() => setChangingPolicy(false)}
+            dismiss="Cancel"
           >
             <ChangePolicy
               license={l}
@@ -258,9 +251,6 @@ export function LicenseDetail({ id, can }: ScreenProps & { id: string }): React.
                 updated(next);
               }}
             />
-            <button type="button" onClick={() => setChangingPolicy(false)}>
-              Cancel
-            </button>
           </Dialog>
           <dl className="details">
             <dt>Status</dt>
@@ -416,11 +406,7 @@ function AttachEntitlement(props: {
       </label>
       <select id="attach-entitlement" value={code} onChange={(e) => setCode(e.target.value)}>
         <option value="">Entitlement to attach…</option>
-        {props.options.map((option) => (
-          <option key={option.value} value={option.value}>
-            {option.label}
-          </option>
-        ))}
+        <Options options={props.options} />
       </select>
       <button
         type="button"

@@ -5,7 +5,7 @@ import { useForm } from 'react-hook-form';
 import { api, unwrap } from '../api';
 import { accept } from '../auth';
 import { SESSION_HEADERS } from '../session';
-import { CodeField, ErrorBanner, useCodeForm } from '../ui';
+import { CodeField, ErrorBanner, FieldFrame, required, useCodeForm } from '../ui';
 
 interface Credentials {
   email: string;
@@ -51,9 +51,6 @@ export function SignIn(props: {
     },
     onError: () => code.form.reset(),
   });
-  const required = (label: string) => ({
-    validate: (value: string) => value.trim() !== '' || `${label} is required.`,
-  });
   const { errors } = credentials.formState;
 
   return (
@@ -71,40 +68,28 @@ export function SignIn(props: {
           onSubmit={(event) => void credentials.handleSubmit((body) => login.mutate(body))(event)}
         >
           <h2>Sign in</h2>
-          <div className="field">
-            <label htmlFor="email">Email</label>
-            <input
-              id="email"
-              type="email"
-              autoComplete="username"
-              aria-required
-              aria-invalid={errors.email === undefined ? undefined : true}
-              aria-describedby={errors.email === undefined ? undefined : 'email-error'}
-              {...credentials.register('email', required('Email'))}
-            />
-            {errors.email === undefined ? null : (
-              <span className="field-error" id="email-error">
-                {errors.email.message}
-              </span>
+          <FieldFrame id="email" label="Email" error={errors.email?.message}>
+            {(aria) => (
+              <input
+                {...aria}
+                type="email"
+                autoComplete="username"
+                aria-required
+                {...credentials.register('email', required('Email is required.'))}
+              />
             )}
-          </div>
-          <div className="field">
-            <label htmlFor="password">Password</label>
-            <input
-              id="password"
-              type="password"
-              autoComplete="current-password"
-              aria-required
-              aria-invalid={errors.password === undefined ? undefined : true}
-              aria-describedby={errors.password === undefined ? undefined : 'password-error'}
-              {...credentials.register('password', required('Password'))}
-            />
-            {errors.password === undefined ? null : (
-              <span className="field-error" id="password-error">
-                {errors.password.message}
-              </span>
+          </FieldFrame>
+          <FieldFrame id="password" label="Password" error={errors.password?.message}>
+            {(aria) => (
+              <input
+                {...aria}
+                type="password"
+                autoComplete="current-password"
+                aria-required
+                {...credentials.register('password', required('Password is required.'))}
+              />
             )}
-          </div>
+          </FieldFrame>
           <ErrorBanner error={login.error} />
           <button type="submit" disabled={login.isPending}>
             {login.isPending ? 'Signing in…' : 'Sign in'}

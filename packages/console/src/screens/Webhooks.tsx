@@ -100,6 +100,7 @@ export function Webhooks({ can }: ScreenProps): React.JSX.Element {
         title={`Edit endpoint ${editing?.url ?? ''}`}
         open={editing !== null}
         onClose={() => setEditing(null)}
+        dismiss="Cancel"
       >
         {editing === null ? null : (
           <Form<Endpoint>
@@ -148,9 +149,6 @@ export function Webhooks({ can }: ScreenProps): React.JSX.Element {
             }}
           />
         )}
-        <button type="button" onClick={() => setEditing(null)}>
-          Cancel
-        </button>
       </Dialog>
       {secret === null ? null : (
         <SecretOnce label={`Signing secret of ${secret.url}`} value={secret.secret} />
@@ -308,11 +306,13 @@ function Deliveries(props: { endpointId: string; canRetry: boolean }): React.JSX
           },
         ]}
       />
-      <Dialog title="Delivery attempts" open={open !== null} onClose={() => setOpen(null)}>
+      <Dialog
+        title="Delivery attempts"
+        open={open !== null}
+        onClose={() => setOpen(null)}
+        dismiss="Close"
+      >
         {open === null ? null : <Attempts id={open} />}
-        <button type="button" onClick={() => setOpen(null)}>
-          Close
-        </button>
       </Dialog>
     </section>
   );
